@@ -1,0 +1,43 @@
+// Builds every bundle of the project: the extension client, the language server and the `cairn`
+// CLI. One shared helper, one short entry per bundle. `--watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+/** @type {esbuild.BuildOptions} */
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'info',
+};
+
+const bundles = [
+  // The extension host bundle: `vscode` is provided by the editor at run time.
+  { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
+  // The language server, started by the client or by any editor as `cairn-language-server --stdio`.
+  {
+    ...common,
+    entryPoints: ['server/languageServer.ts'],
+    outfile: 'dist/server/languageServer.js',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  // The command line.
+  {
+    ...common,
+    entryPoints: ['server/cli/cairn.ts'],
+    outfile: 'dist/cli/cairn.js',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+];
+
+if (watch) {
+  const contexts = await Promise.all(bundles.map((options) => esbuild.context(options)));
+  await Promise.all(contexts.map((context) => context.watch()));
+} else {
+  await Promise.all(bundles.map((options) => esbuild.build(options)));
+}
