@@ -84,7 +84,11 @@ export function generatePipeline(stages) {
     // Inside the key `deps` of a stage ("    de|ps:"), as when a key is being typed.
     completionKey: { line: m.deps, character: 6, what: `key position in ${m.name}` },
     // Inside a deps list item, after "- data/".
-    completionDeps: { line: m.depData, character: lines[m.depData].indexOf('data/') + 5, what: `deps item of ${m.name}` },
+    completionDeps: {
+      line: m.depData,
+      character: lines[m.depData].indexOf('data/') + 5,
+      what: `deps item of ${m.name}`,
+    },
     // On the param name inside `${sNNNN.lr}` in a cmd.
     hoverParam: { line: m.cmd, character: interp + 2, what: `\${...} param in cmd of ${m.name}` },
     // On the key `cmd`.
@@ -123,5 +127,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const stages = Number(arg('--stages', '2000'));
   const dir = resolve(arg('--out', join(here, 'out', `stages-${stages}`)));
   const result = writeWorkspace(dir, stages);
-  process.stdout.write(`${result.file}: ${result.lineCount} lines, planted ${result.planted.key} at line ${result.planted.line + 1}\n`);
+  process.stdout.write(
+    `${result.file}: ${result.lineCount} lines, planted ${result.planted.key} at line ${result.planted.line + 1}\n`,
+  );
 }

@@ -7,7 +7,8 @@
 // A table goes to stderr, JSON to stdout.
 //
 // Usage: node bench/lsp.mjs [--stages N] [--only cairn|yaml] [--iterations K] [--warmup W]
-//                           [--sizes 500,1000,2000,4000] [--no-scaling] [--schema FILE]
+//                           [--sizes 500,1000,2000,4000] [--no-scaling] [--schema FILE] [--cpu-prof]
+// --cpu-prof starts each server with Node's --cpu-prof, writing .cpuprofile files to bench/out/prof.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,7 @@ function parseArgs(argv) {
     sizes: [500, 1000, 2000, 4000],
     scaling: true,
     schema: null,
+    cpuProf: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -64,6 +66,9 @@ function parseArgs(argv) {
       case '--no-scaling':
         options.scaling = false;
         break;
+      case '--cpu-prof':
+        options.cpuProf = true;
+        break;
       case '--schema':
         options.schema = resolve(value());
         break;
@@ -71,7 +76,7 @@ function parseArgs(argv) {
       case '--help':
         process.stderr.write(
           'node bench/lsp.mjs [--stages N] [--only cairn|yaml] [--iterations K] [--warmup W] ' +
-            '[--sizes 500,1000,2000,4000] [--no-scaling] [--schema FILE]\n',
+            '[--sizes 500,1000,2000,4000] [--no-scaling] [--schema FILE] [--cpu-prof]\n',
         );
         process.exit(0);
         break;
@@ -138,7 +143,9 @@ function pickSchema(options) {
       JSON.parse(readFileSync(project, 'utf8'));
       return { path: project, source: 'schemas/pipeline.schema.json' };
     } catch (error) {
-      process.stderr.write(`bench/lsp: schemas/pipeline.schema.json is not valid JSON (${error.message}); using fallback\n`);
+      process.stderr.write(
+        `bench/lsp: schemas/pipeline.schema.json is not valid JSON (${error.message}); using fallback\n`,
+      );
     }
   }
   const path = join(outRoot, 'fallback-pipeline.schema.json');
@@ -158,7 +165,10 @@ function fallbackSchema() {
           minProperties: 1,
           maxProperties: 1,
           additionalProperties: {
-            anyOf: [{ type: 'null' }, { type: 'object', properties: { cache: { type: 'boolean' }, persist: { type: 'boolean' } } }],
+            anyOf: [
+              { type: 'null' },
+              { type: 'object', properties: { cache: { type: 'boolean' }, persist: { type: 'boolean' } } },
+            ],
           },
         },
       ],
@@ -183,7 +193,10 @@ function fallbackSchema() {
         description: 'A pipeline stage.',
         required: ['cmd'],
         properties: {
-          cmd: { description: 'Command to run.', anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+          cmd: {
+            description: 'Command to run.',
+            anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+          },
           wdir: { type: 'string' },
           deps: { type: 'array', items: { type: 'string' }, description: 'Dependencies.' },
           params: { type: 'array' },
@@ -209,8 +222,9 @@ function fallbackSchema() {
 // An LSP client over stdio
 
 class Server {
-  constructor(kind, { workspaceDir, schemaUrl }) {
+  constructor(kind, { workspaceDir, schemaUrl, cpuProf = false }) {
     this.kind = kind;
+    this.cpuProf = cpuProf;
     this.workspaceDir = workspaceDir;
     this.schemaUrl = schemaUrl;
     this.diagnostics = new Map(); // uri -> [{ t, version, diagnostics }]
@@ -235,7 +249,19 @@ class Server {
         ? join(root, 'node_modules', 'yaml-language-server', 'bin', 'yaml-language-server')
         : join(root, 'dist', 'server', 'languageServer.js');
     if (!existsSync(script)) throw new Error(`${script} does not exist (run npm run build)`);
-    this.child = spawn(process.execPath, [script, '--stdio'], { cwd: this.workspaceDir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const nodeFlags = this.cpuProf
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          join(outRoot, 'prof'),
+          '--cpu-prof-name',
+          `${this.kind}-${Date.now()}.cpuprofile`,
+        ]
+      : [];
+    this.child = spawn(process.execPath, [...nodeFlags, script, '--stdio'], {
+      cwd: this.workspaceDir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     liveChildren.add(this.child);
     this.child.on('exit', (code, signal) => {
       this.exited = { code, signal };
@@ -246,7 +272,10 @@ class Server {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
     });
     this.child.stdin.on('error', () => {});
-    this.connection = createMessageConnection(new StreamMessageReader(this.child.stdout), new StreamMessageWriter(this.child.stdin));
+    this.connection = createMessageConnection(
+      new StreamMessageReader(this.child.stdout),
+      new StreamMessageWriter(this.child.stdin),
+    );
     this.connection.onNotification((method, params) => {
       if (method === 'textDocument/publishDiagnostics') {
         const t = performance.now();
@@ -306,7 +335,11 @@ class Server {
           resolvePromise(value);
         } else if (this.exited) {
           done();
-          reject(new Error(`${this.kind} server exited (${JSON.stringify(this.exited)}) while waiting for ${what}\n${this.stderrTail}`));
+          reject(
+            new Error(
+              `${this.kind} server exited (${JSON.stringify(this.exited)}) while waiting for ${what}\n${this.stderrTail}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {
@@ -333,7 +366,8 @@ class Server {
         const list = this.published(uri);
         for (let i = from; i < list.length; i++) {
           const event = list[i];
-          if (event.version === undefined || event.version === null || event.version >= version) return { ...event, index: i };
+          if (event.version === undefined || event.version === null || event.version >= version)
+            return { ...event, index: i };
         }
         return undefined;
       },
@@ -394,7 +428,9 @@ class Server {
     const sync = this.capabilities.textDocumentSync;
     this.syncKind = typeof sync === 'number' ? sync : (sync?.change ?? 0);
     await this.connection.sendNotification('initialized', {});
-    await this.connection.sendNotification('workspace/didChangeConfiguration', { settings: { yaml: this.yamlSettings } });
+    await this.connection.sendNotification('workspace/didChangeConfiguration', {
+      settings: { yaml: this.yamlSettings },
+    });
   }
 
   request(method, params) {
@@ -460,7 +496,9 @@ function summarizeDiagnostics(diagnostics, plantedLine) {
     count: diagnostics.length,
     planted_found: onPlanted.length > 0,
     planted_message: onPlanted[0]?.message ?? null,
-    sample: diagnostics.slice(0, 5).map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${String(d.message).split('\n')[0]}`),
+    sample: diagnostics
+      .slice(0, 5)
+      .map((d) => `${d.range.start.line + 1}:${d.range.start.character + 1} ${String(d.message).split('\n')[0]}`),
   };
 }
 
@@ -478,7 +516,7 @@ function hoverText(result) {
 }
 
 async function runScenario(kind, workspace, schemaUrl, options, { full = true } = {}) {
-  const server = new Server(kind, { workspaceDir: workspace.dir, schemaUrl });
+  const server = new Server(kind, { workspaceDir: workspace.dir, schemaUrl, cpuProf: options.cpuProf });
   const uri = pathToFileURL(workspace.file).href;
   const result = { server: kind, stages: workspace.stages, lines: workspace.lineCount };
   try {
@@ -501,7 +539,9 @@ async function runScenario(kind, workspace, schemaUrl, options, { full = true } 
     const afterOpen = await server.quiet(uri, 0, 700);
     const settled = afterOpen[afterOpen.length - 1];
     result.open_publishes = afterOpen.length;
-    const withPlanted = afterOpen.find((e) => e.diagnostics.some((d) => d.range?.start?.line === workspace.planted.line));
+    const withPlanted = afterOpen.find((e) =>
+      e.diagnostics.some((d) => d.range?.start?.line === workspace.planted.line),
+    );
     result.open_planted_ms = withPlanted ? round(withPlanted.t - t0) : null;
     result.open_settled_ms = round(settled.t - t0);
     result.open_settled_diagnostics = summarizeDiagnostics(settled.diagnostics, workspace.planted.line);
@@ -535,7 +575,13 @@ async function runScenario(kind, workspace, schemaUrl, options, { full = true } 
       extraPublishes += seen.length - 1 - (next.index - from);
       const last = seen[seen.length - 1];
       const summary = summarizeDiagnostics(last.diagnostics, workspace.planted.line);
-      editRecords.push({ what: `${edit.what}: ${edit.current === edit.to ? `${edit.from}->${edit.to}` : `${edit.to}->${edit.from}`}`, ms: round(ms), diagnostics: summary.count, planted_found: summary.planted_found, warmup: k < options.warmup });
+      editRecords.push({
+        what: `${edit.what}: ${edit.current === edit.to ? `${edit.from}->${edit.to}` : `${edit.to}->${edit.from}`}`,
+        ms: round(ms),
+        diagnostics: summary.count,
+        planted_found: summary.planted_found,
+        warmup: k < options.warmup,
+      });
       if (k >= options.warmup) editSamples.push(ms);
     }
     result.edit = stats(editSamples);
@@ -575,7 +621,9 @@ async function runScenario(kind, workspace, schemaUrl, options, { full = true } 
       const closeFrom = server.published(uri).length;
       await server.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
       // Servers clear a closed file's diagnostics; wait for that (briefly), then for quiet.
-      await server.until(() => (server.published(uri).length > closeFrom ? true : undefined), 3000, 'clear on close').catch(() => {});
+      await server
+        .until(() => (server.published(uri).length > closeFrom ? true : undefined), 3000, 'clear on close')
+        .catch(() => {});
       await server.quiet(uri, closeFrom, 400);
       const from = server.published(uri).length;
       const tw = performance.now();
@@ -615,21 +663,36 @@ function applyEdit(text, range, replacement) {
 
 function table(rows) {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? String(cell ?? '').padEnd(widths[c]) : String(cell ?? '').padStart(widths[c]))).join('  ')).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? String(cell ?? '').padEnd(widths[c]) : String(cell ?? '').padStart(widths[c])))
+        .join('  '),
+    )
+    .join('\n');
 }
 
 const fmt = (x) =>
-  x === null || x === undefined ? '-' : typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(1)) : String(x);
+  x === null || x === undefined
+    ? '-'
+    : typeof x === 'number'
+      ? Number.isInteger(x)
+        ? String(x)
+        : x.toFixed(1)
+      : String(x);
 
 function printReport(report) {
   const err = (s = '') => process.stderr.write(s + '\n');
   const servers = Object.values(report.servers);
   err();
-  err(`LSP benchmark: ${report.stages} stages, ${report.lines} lines (${report.file}); ${report.iterations} iterations after ${report.warmup} warmup`);
+  err(
+    `LSP benchmark: ${report.stages} stages, ${report.lines} lines (${report.file}); ${report.iterations} iterations after ${report.warmup} warmup`,
+  );
   err(`yaml-language-server schema: ${report.schema.source}`);
   if (servers.length) {
     const rows = [['', ...servers.map((s) => s.server)]];
-    const row = (label, f) => rows.push([label, ...servers.map((s) => (s.error && f(s) === undefined ? 'ERR' : fmt(f(s))))]);
+    const row = (label, f) =>
+      rows.push([label, ...servers.map((s) => (s.error && f(s) === undefined ? 'ERR' : fmt(f(s))))]);
     row('initialize ms', (s) => s.initialize_ms);
     row('open -> diagnostics ms', (s) => s.open_ms);
     row('open diagnostics (count)', (s) => s.open_diagnostics?.count);
@@ -639,7 +702,9 @@ function printReport(report) {
     row('  settled count', (s) => s.open_settled_diagnostics?.count);
     row('edit median ms', (s) => s.edit?.median);
     row('edit p90 ms', (s) => s.edit?.p90);
-    row('  edit counts / planted', (s) => (s.edit ? `${s.edit_diagnostics_counts.join(',')} / ${s.edit_planted_always_found}` : undefined));
+    row('  edit counts / planted', (s) =>
+      s.edit ? `${s.edit_diagnostics_counts.join(',')} / ${s.edit_planted_always_found}` : undefined,
+    );
     row('completion key median ms', (s) => s.completion_key?.median);
     row('  items', (s) => s.completion_key?.items);
     row('completion deps median ms', (s) => s.completion_deps?.median);
@@ -655,19 +720,32 @@ function printReport(report) {
     err(table(rows));
     for (const s of servers) if (s.error) err(`\n${s.server} error: ${s.error}`);
     for (const s of servers) {
-      if (!s.error && !s.verified) err(`WARNING: ${s.server} did not report the planted '${report.planted.key}' (line ${report.planted.line}) after open and every edit`);
+      if (!s.error && !s.verified)
+        err(
+          `WARNING: ${s.server} did not report the planted '${report.planted.key}' (line ${report.planted.line}) after open and every edit`,
+        );
     }
   }
   if (report.ratios) {
     err();
-    err(`ratios yaml-ls / cairn: open ${fmt(report.ratios.open)}x, edit median ${fmt(report.ratios.edit_median)}x, edit p90 ${fmt(report.ratios.edit_p90)}x`);
+    err(
+      `ratios yaml-ls / cairn: open ${fmt(report.ratios.open)}x, edit median ${fmt(report.ratios.edit_median)}x, edit p90 ${fmt(report.ratios.edit_p90)}x`,
+    );
   }
   if (report.scaling?.length) {
     err();
     err('Cairn scaling:');
     const rows = [['stages', 'lines', 'open ms', 'edit median ms', 'edit p90 ms', 'diagnostics', 'VmHWM MB']];
     for (const s of report.scaling) {
-      rows.push([s.stages, s.lines, fmt(s.open_ms), fmt(s.edit_median_ms), fmt(s.edit_p90_ms), s.diagnostics ?? (s.error ? 'ERR' : '-'), fmt(s.hwm_mb)]);
+      rows.push([
+        s.stages,
+        s.lines,
+        fmt(s.open_ms),
+        fmt(s.edit_median_ms),
+        fmt(s.edit_p90_ms),
+        s.diagnostics ?? (s.error ? 'ERR' : '-'),
+        fmt(s.hwm_mb),
+      ]);
     }
     err(table(rows));
     for (const s of report.scaling) if (s.error) err(`  ${s.stages}: ${s.error.split('\n')[0]}`);

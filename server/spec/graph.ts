@@ -12,8 +12,8 @@ export interface Producer {
 export interface StageGraph {
   /** Exact out path → its producers (more than one is a conflict). */
   producers: Map<string, Producer[]>;
-  /** Every folder that holds an out, so a dep on a folder counts as produced. */
-  outFolders: Set<string>;
+  /** Folder → the producers of the outs inside it, so a dep on a folder counts as produced. */
+  outFolders: Map<string, Producer[]>;
   /** Instance → the instances it depends on. */
   upstream: Map<StageInstance, Set<StageInstance>>;
   downstream: Map<StageInstance, Set<StageInstance>>;
@@ -23,22 +23,21 @@ export interface StageGraph {
 /** Builds the graph over all pipeline models. */
 export function stageGraph(models: readonly PipelineModel[]): StageGraph {
   const producers = new Map<string, Producer[]>();
-  const outFolders = new Set<string>();
+  const outFolders = new Map<string, Producer[]>();
   const instances: StageInstance[] = [];
   for (const model of models) {
     for (const instance of model.instances) {
       instances.push(instance);
       for (const out of instance.outs) {
         if (out.path === null) continue;
+        const producer = { instance, out };
         const list = producers.get(out.path);
-        if (list) list.push({ instance, out });
-        else producers.set(out.path, [{ instance, out }]);
-        for (
-          let folder = path.posix.dirname(out.path);
-          folder !== '.' && folder !== '/' && !outFolders.has(folder);
-          folder = path.posix.dirname(folder)
-        ) {
-          outFolders.add(folder);
+        if (list) list.push(producer);
+        else producers.set(out.path, [producer]);
+        for (let folder = path.posix.dirname(out.path); folder !== '.' && folder !== '/'; folder = path.posix.dirname(folder)) {
+          const inside = outFolders.get(folder);
+          if (inside) inside.push(producer);
+          else outFolders.set(folder, [producer]);
         }
       }
     }
@@ -70,13 +69,7 @@ export function producersOf(graph: Pick<StageGraph, 'producers' | 'outFolders'>,
     const holder = graph.producers.get(folder);
     if (holder) return holder;
   }
-  if (graph.outFolders.has(target)) {
-    const inside: Producer[] = [];
-    const prefix = `${target}/`;
-    for (const [out, list] of graph.producers) if (out.startsWith(prefix)) inside.push(...list);
-    return inside;
-  }
-  return [];
+  return graph.outFolders.get(target) ?? [];
 }
 
 /** The cycles of the graph, each as a list of instances in dependency order. */

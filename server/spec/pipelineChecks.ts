@@ -24,11 +24,14 @@ export function checkPipeline(workspace: Workspace, model: PipelineModel, graph:
     if (list) list.push(instance);
     else byDefinition.set(instance.definition, [instance]);
   }
+  // A pipeline in a subfolder whose paths start with that folder was likely written from the root.
+  const prefix = `${model.folder}/`;
+  const rootRelative = model.folder !== '' && model.folder !== '.' && model.definitions.some((definition) => [...definition.deps, ...definition.outs].some((entry) => entry.raw.startsWith(prefix)));
   for (const definition of model.definitions) {
     const instances = byDefinition.get(definition) ?? [];
     checkReferences(model, definition, instances, problems);
     checkParams(workspace, model, definition, instances, problems);
-    checkPaths(workspace, definition, instances, graph, problems);
+    checkPaths(workspace, definition, instances, graph, rootRelative, problems);
   }
   checkCycles(model, graph, problems);
   checkModels(workspace, model, graph, problems);
@@ -156,6 +159,7 @@ function checkPaths(
   definition: StageDefinition,
   instances: StageInstance[],
   graph: StageGraph,
+  rootRelative: boolean,
   problems: AnchoredProblem[],
 ): void {
   const reported = new Set<unknown>();
@@ -177,6 +181,7 @@ function checkPaths(
     for (const dep of instance.deps) {
       if (dep.path === null) continue;
       depPaths.add(dep.path);
+      if (reported.has(dep.entry.node)) continue;
       if (escapesWorkspace(dep.path)) {
         once(dep.entry.node, {
           severity: 'error',
@@ -192,14 +197,14 @@ function checkPaths(
       once(dep.entry.node, {
         severity: 'warning',
         code: 'dep-missing',
-        message: `'${dep.path}' is not produced by any stage and does not exist on disk. Create it, pull it (dvc pull), or add a stage that outputs it.`,
+        message: `'${dep.path}' is not produced by any stage and does not exist on disk.${relativePathHint(workspace, instance, dep.entry.raw, rootRelative)} Create it, pull it (dvc pull), or add a stage that outputs it.`,
         anchor: dep.entry.node,
         fix: { kind: 'createStage', path: dep.path },
       });
     }
     const seen = new Set<string>();
     for (const out of instance.outs) {
-      if (out.path === null) continue;
+      if (out.path === null || reported.has(out.entry.node)) continue;
       if (escapesWorkspace(out.path)) {
         once(out.entry.node, {
           severity: 'error',
@@ -259,6 +264,23 @@ function checkPaths(
       }
     }
   }
+}
+
+/**
+ * A hint for a path written relative to the repository root in a pipeline that lives in a
+ * subfolder (`models/x.pt` in models/dvc.yaml), a common mistake: DVC resolves it against the
+ * stage's wdir, which is the pipeline's folder.
+ */
+function relativePathHint(workspace: Workspace, instance: StageInstance, raw: string, rootRelative: boolean): string {
+  if (instance.wdir === '.' || raw.startsWith('.') || raw.includes('${')) return '';
+  const folder = instance.wdir;
+  const fromRoot = joinPath(raw);
+  const withinFolder = fromRoot.startsWith(`${folder}/`) ? fromRoot.slice(folder.length + 1) : null;
+  if (withinFolder !== null) return ` Paths here are relative to ${folder}/, so this looks for ${folder}/${fromRoot}: did you mean '${withinFolder}'?`;
+  const fromFolder = path.posix.relative(folder, fromRoot);
+  if (workspace.exists(workspace.absolute(fromRoot))) return ` Paths here are relative to ${folder}/; '${fromRoot}' exists at the workspace root: did you mean '${fromFolder}'?`;
+  if (rootRelative) return ` Other paths in this pipeline start with '${folder}/' as if written from the repository root, but DVC resolves them from ${folder}/; if this one is too, write '${fromFolder}'.`;
+  return '';
 }
 
 /** Cycles in the stage graph, shown as the loop they form. */

@@ -4,12 +4,12 @@
 //
 //   bash scripts/e2e-setup.sh && npm run package && node test/e2e/run.mjs
 //
-// Installs dist/cairn.vsix into a fresh extensions folder, opens a temp copy of examples/churn,
+// Installs dist/cairn.vsix into a fresh extensions folder, opens a temp copy of examples/iris,
 // runs the cases of tests.mjs, saves a screenshot of every step into test/e2e/artifacts/, prints
 // "ok - name" / "not ok - name: reason" per case and "N passed, N failed"; exit code 1 on failure.
 //
 // Environment: CAIRN_E2E_VSIX (default dist/cairn.vsix), CAIRN_E2E_WORKSPACE (default
-// examples/churn), CAIRN_E2E_GREP (run only cases whose name contains it), CAIRN_E2E_KEEP=1 (keep
+// examples/iris), CAIRN_E2E_GREP (run only cases whose name contains it), CAIRN_E2E_KEEP=1 (keep
 // the temp folder), CAIRN_E2E_TIMEOUT (overall seconds, default 480).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,7 +32,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.resolve(here, '..', '..');
 const artifactsDir = path.join(here, 'artifacts');
 const vsix = path.resolve(repoDir, process.env.CAIRN_E2E_VSIX ?? 'dist/cairn.vsix');
-const exampleDir = path.resolve(repoDir, process.env.CAIRN_E2E_WORKSPACE ?? 'examples/churn');
+const exampleDir = path.resolve(repoDir, process.env.CAIRN_E2E_WORKSPACE ?? 'examples/iris');
 const grep = process.env.CAIRN_E2E_GREP ?? '';
 const keep = process.env.CAIRN_E2E_KEEP === '1';
 const overallSeconds = Number(process.env.CAIRN_E2E_TIMEOUT ?? 480);
@@ -166,7 +166,7 @@ async function main() {
   state.tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-e2e-')));
   const userDataDir = path.join(state.tmp, 'user-data');
   const extensionsDir = path.join(state.tmp, 'extensions');
-  const workspace = path.join(state.tmp, 'churn');
+  const workspace = path.join(state.tmp, 'iris');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.mkdirSync(extensionsDir, { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), `${JSON.stringify(USER_SETTINGS, null, 2)}\n`);

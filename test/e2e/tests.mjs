@@ -1,5 +1,5 @@
 // The end-to-end cases, run in order against one code-server workbench with the packaged Cairn
-// extension installed and a copy of examples/churn opened. Each case gets `wb` (a Workbench) and
+// extension installed and a copy of examples/iris opened. Each case gets `wb` (a Workbench) and
 // `ctx` ({ workspace, shot(name) }) and throws to fail.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -53,7 +53,7 @@ export const TESTS = [
   {
     name: 'completion of a stage name',
     async run(wb, ctx) {
-      const file = 'churn.experiment.yaml';
+      const file = 'iris.experiment.yaml';
       await wb.openFile(file);
       // The runner made sure the file ends with a newline: Ctrl+End lands on an empty last line.
       await wb.keyboard.press('Control+End');
@@ -123,9 +123,9 @@ export const TESTS = [
         waitUntil(
           async () => {
             const text = await wb.hoverText();
-            return text.includes('0.05') && text.includes('params.yaml') ? text : null;
+            return text.includes('0.5') && text.includes('params.yaml') ? text : null;
           },
-          { timeout, interval: 250, message: 'a hover showing "0.05" and "params.yaml"' },
+          { timeout, interval: 250, message: 'a hover showing "0.5" and "params.yaml"' },
         );
       // The language server may still be starting: re-hover a few times (like a user would).
       let text = null;

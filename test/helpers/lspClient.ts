@@ -95,3 +95,8 @@ export function positionOf(text: string, needle: string, delta = 0): { line: num
   const line = before.split('\n').length - 1;
   return { line, character: offset - (before.lastIndexOf('\n') + 1) };
 }
+
+/** A diagnostic's message as text (LSP 3.18 allows Markdown content too). */
+export function messageOf(diagnostic: Diagnostic): string {
+  return typeof diagnostic.message === 'string' ? diagnostic.message : diagnostic.message.value;
+}
