@@ -214,36 +214,30 @@ function roleItems(
       return [...items, ...fileItems(state, wdir, cursor.prefix, false)];
     }
     case 'out':
-      return state.analyzer
-        .graph()
-        .instances.flatMap((instance) =>
-          instance.outs
-            .filter((out) => out.path !== null)
-            .map((out) => ({
-              label: path.posix.relative(specFolder, out.path as string),
-              kind: CompletionItemKind.Reference,
-              detail: `output of stage ${instance.name}`,
-            })),
-        );
+      return state.analyzer.graph().instances.flatMap((instance) =>
+        instance.outs
+          .filter((out) => out.path !== null)
+          .map((out) => ({
+            label: path.posix.relative(specFolder, out.path as string),
+            kind: CompletionItemKind.Reference,
+            detail: `output of stage ${instance.name}`,
+          })),
+      );
     case 'file':
     case 'folder': {
       const instance = model && role === 'file' ? stageInstanceAt(model, cursor.path) : null;
       return fileItems(state, instance?.wdir ?? specFolder, cursor.prefix, role === 'folder');
     }
     case 'pipeline-file':
-      return workspace
-        .specs('pipeline')
-        .map((file) => ({
-          label: path.posix.relative(specFolder, workspace.relative(file)),
-          kind: CompletionItemKind.File,
-        }));
+      return workspace.specs('pipeline').map((file) => ({
+        label: path.posix.relative(specFolder, workspace.relative(file)),
+        kind: CompletionItemKind.File,
+      }));
     case 'experiment-file':
-      return workspace
-        .specs('experiment')
-        .map((file) => ({
-          label: path.posix.relative(specFolder, workspace.relative(file)),
-          kind: CompletionItemKind.File,
-        }));
+      return workspace.specs('experiment').map((file) => ({
+        label: path.posix.relative(specFolder, workspace.relative(file)),
+        kind: CompletionItemKind.File,
+      }));
     case 'metric': {
       if (!model) return [];
       const seen = new Set<string>();

@@ -34,7 +34,11 @@ export function stageGraph(models: readonly PipelineModel[]): StageGraph {
         const list = producers.get(out.path);
         if (list) list.push(producer);
         else producers.set(out.path, [producer]);
-        for (let folder = path.posix.dirname(out.path); folder !== '.' && folder !== '/'; folder = path.posix.dirname(folder)) {
+        for (
+          let folder = path.posix.dirname(out.path);
+          folder !== '.' && folder !== '/';
+          folder = path.posix.dirname(folder)
+        ) {
           const inside = outFolders.get(folder);
           if (inside) inside.push(producer);
           else outFolders.set(folder, [producer]);

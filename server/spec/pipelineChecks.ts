@@ -26,7 +26,12 @@ export function checkPipeline(workspace: Workspace, model: PipelineModel, graph:
   }
   // A pipeline in a subfolder whose paths start with that folder was likely written from the root.
   const prefix = `${model.folder}/`;
-  const rootRelative = model.folder !== '' && model.folder !== '.' && model.definitions.some((definition) => [...definition.deps, ...definition.outs].some((entry) => entry.raw.startsWith(prefix)));
+  const rootRelative =
+    model.folder !== '' &&
+    model.folder !== '.' &&
+    model.definitions.some((definition) =>
+      [...definition.deps, ...definition.outs].some((entry) => entry.raw.startsWith(prefix)),
+    );
   for (const definition of model.definitions) {
     const instances = byDefinition.get(definition) ?? [];
     checkReferences(model, definition, instances, problems);
@@ -276,10 +281,13 @@ function relativePathHint(workspace: Workspace, instance: StageInstance, raw: st
   const folder = instance.wdir;
   const fromRoot = joinPath(raw);
   const withinFolder = fromRoot.startsWith(`${folder}/`) ? fromRoot.slice(folder.length + 1) : null;
-  if (withinFolder !== null) return ` Paths here are relative to ${folder}/, so this looks for ${folder}/${fromRoot}: did you mean '${withinFolder}'?`;
+  if (withinFolder !== null)
+    return ` Paths here are relative to ${folder}/, so this looks for ${folder}/${fromRoot}: did you mean '${withinFolder}'?`;
   const fromFolder = path.posix.relative(folder, fromRoot);
-  if (workspace.exists(workspace.absolute(fromRoot))) return ` Paths here are relative to ${folder}/; '${fromRoot}' exists at the workspace root: did you mean '${fromFolder}'?`;
-  if (rootRelative) return ` Other paths in this pipeline start with '${folder}/' as if written from the repository root, but DVC resolves them from ${folder}/; if this one is too, write '${fromFolder}'.`;
+  if (workspace.exists(workspace.absolute(fromRoot)))
+    return ` Paths here are relative to ${folder}/; '${fromRoot}' exists at the workspace root: did you mean '${fromFolder}'?`;
+  if (rootRelative)
+    return ` Other paths in this pipeline start with '${folder}/' as if written from the repository root, but DVC resolves them from ${folder}/; if this one is too, write '${fromFolder}'.`;
   return '';
 }
 

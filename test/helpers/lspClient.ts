@@ -14,13 +14,20 @@ export class LspClient {
   readonly connection: MessageConnection;
   private readonly child: ChildProcess;
   private readonly diagnostics = new Map<string, PublishDiagnosticsParams>();
-  private readonly waiters: { uri: string; predicate: (params: PublishDiagnosticsParams) => boolean; resolve: (params: PublishDiagnosticsParams) => void }[] = [];
+  private readonly waiters: {
+    uri: string;
+    predicate: (params: PublishDiagnosticsParams) => boolean;
+    resolve: (params: PublishDiagnosticsParams) => void;
+  }[] = [];
   readonly stderr: string[] = [];
 
   constructor(readonly root: string) {
     this.child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr?.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
-    this.connection = createMessageConnection(new StreamMessageReader(this.child.stdout as NodeJS.ReadableStream), new StreamMessageWriter(this.child.stdin as NodeJS.WritableStream));
+    this.connection = createMessageConnection(
+      new StreamMessageReader(this.child.stdout as NodeJS.ReadableStream),
+      new StreamMessageWriter(this.child.stdin as NodeJS.WritableStream),
+    );
     this.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
       this.diagnostics.set(params.uri, params);
       for (const waiter of [...this.waiters]) {
@@ -43,7 +50,10 @@ export class LspClient {
       processId: process.pid,
       rootUri,
       workspaceFolders: [{ uri: rootUri, name: 'test' }],
-      capabilities: { workspace: { didChangeWatchedFiles: { dynamicRegistration: true } }, textDocument: { completion: { completionItem: { snippetSupport: true } } } },
+      capabilities: {
+        workspace: { didChangeWatchedFiles: { dynamicRegistration: true } },
+        textDocument: { completion: { completionItem: { snippetSupport: true } } },
+      },
     });
     await this.connection.sendNotification('initialized', {});
     return result;
@@ -54,29 +64,59 @@ export class LspClient {
   }
 
   /** Waits for diagnostics of a file that satisfy a predicate (the next publish by default). */
-  waitForDiagnostics(relativePath: string, predicate: (diagnostics: Diagnostic[]) => boolean = () => true, timeout = 10000): Promise<Diagnostic[]> {
+  waitForDiagnostics(
+    relativePath: string,
+    predicate: (diagnostics: Diagnostic[]) => boolean = () => true,
+    timeout = 10000,
+  ): Promise<Diagnostic[]> {
     const uri = this.uri(relativePath);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching diagnostics for ${relativePath} within ${timeout} ms; last: ${JSON.stringify(this.diagnostics.get(uri)?.diagnostics.map((d) => d.message))}`)), timeout);
-      this.waiters.push({ uri, predicate: (params) => predicate(params.diagnostics), resolve: (params) => { clearTimeout(timer); resolve(params.diagnostics); } });
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching diagnostics for ${relativePath} within ${timeout} ms; last: ${JSON.stringify(this.diagnostics.get(uri)?.diagnostics.map((d) => d.message))}`,
+            ),
+          ),
+        timeout,
+      );
+      this.waiters.push({
+        uri,
+        predicate: (params) => predicate(params.diagnostics),
+        resolve: (params) => {
+          clearTimeout(timer);
+          resolve(params.diagnostics);
+        },
+      });
     });
   }
 
   async open(relativePath: string, text: string, version = 1): Promise<void> {
-    await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: this.uri(relativePath), languageId: 'yaml', version, text } });
+    await this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: this.uri(relativePath), languageId: 'yaml', version, text },
+    });
   }
 
   async change(relativePath: string, version: number, changes: unknown[]): Promise<void> {
-    await this.connection.sendNotification('textDocument/didChange', { textDocument: { uri: this.uri(relativePath), version }, contentChanges: changes });
+    await this.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri: this.uri(relativePath), version },
+      contentChanges: changes,
+    });
   }
 
   request<R>(method: string, relativePath: string, params: Record<string, unknown>): Promise<R> {
-    return this.connection.sendRequest(method, { textDocument: { uri: this.uri(relativePath) }, ...params }) as Promise<R>;
+    return this.connection.sendRequest(method, {
+      textDocument: { uri: this.uri(relativePath) },
+      ...params,
+    }) as Promise<R>;
   }
 
   async shutdown(): Promise<void> {
     try {
-      await Promise.race([this.connection.sendRequest('shutdown'), new Promise((resolve) => setTimeout(resolve, 2000))]);
+      await Promise.race([
+        this.connection.sendRequest('shutdown'),
+        new Promise((resolve) => setTimeout(resolve, 2000)),
+      ]);
       await this.connection.sendNotification('exit');
     } catch {
       // The server may already be gone; the kill below makes sure.
