@@ -109,7 +109,6 @@ export function ancestors(lines: LineIndex, line: number, column: number, isItem
     // Looking for the key that owns a mapping whose keys are at `want`.
     if (candidate.dash !== -1 && candidate.content === want) {
       // A sibling key inside the same list item: the item's dash leads to the list's owner.
-      path.push(0);
       want = candidate.dash;
       item = true;
       continue;
@@ -118,7 +117,6 @@ export function ancestors(lines: LineIndex, line: number, column: number, isItem
     if (candidate.key !== null && candidate.content < want && !candidate.inlineValue) {
       path.push(candidate.key);
       if (candidate.dash !== -1) {
-        path.push(0);
         want = candidate.dash;
         item = true;
       } else want = candidate.content;
