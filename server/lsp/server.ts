@@ -52,6 +52,7 @@ export function startServer(connection: Connection): void {
     return analyzer;
   };
 
+  const noticed = new Set<string>();
   const session: Session = {
     document(uri) {
       const document = documents.get(uri);
@@ -63,6 +64,12 @@ export function startServer(connection: Connection): void {
     },
     analyzers: () => [...analyzers.values()],
     log: (message) => connection.console.log(message),
+    notice: (uri, message) => {
+      const key = `${uri}\n${message}`;
+      if (noticed.has(key)) return;
+      noticed.add(key);
+      void connection.window.showInformationMessage(message);
+    },
   };
 
   // Validation is scheduled, not run inside the change handler, so a burst of changes read from

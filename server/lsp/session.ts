@@ -15,6 +15,8 @@ export interface Session {
   document(uri: string): DocumentState | null;
   analyzers(): Analyzer[];
   log(message: string): void;
+  /** Tells the user once per document that a result was cut short (very large files). */
+  notice(uri: string, message: string): void;
 }
 
 export class DocumentState {

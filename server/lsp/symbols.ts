@@ -51,6 +51,11 @@ export function documentSymbols(session: Session, params: DocumentSymbolParams):
     symbol.children = childSymbols(state.lines, value, CHILD_KINDS[name] ?? SymbolKind.Property, depth, budget);
     symbols.push(symbol);
   }
+  if (budget.left <= 0)
+    session.notice(
+      params.textDocument.uri,
+      `Cairn: this file is very large; the outline shows its first ${MAX_SYMBOLS} symbols.`,
+    );
   return symbols;
 }
 
@@ -154,6 +159,11 @@ export function foldingRanges(session: Session, params: FoldingRangeParams): Fol
     }
   };
   walk(state.parsed?.root ?? null, 0);
+  if (ranges.length >= MAX_FOLDING)
+    session.notice(
+      params.textDocument.uri,
+      `Cairn: this file is very large; folding covers its first ${MAX_FOLDING} blocks.`,
+    );
   return ranges;
 }
 
