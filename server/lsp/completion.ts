@@ -118,7 +118,7 @@ function interpolationItems(state: DocumentState, cursor: CursorContext): Comple
   const model = pipelineOf(state);
   if (!model) return [];
   const stage = stageInstanceAt(model, cursor.path);
-  const context = stage?.context ?? model.context;
+  const context = (stage?.context ?? model.context).merged();
   const items: CompletionItem[] = [];
   for (const key of flattenKeys(context)) {
     const found = lookup(context, key);

@@ -68,7 +68,7 @@ export function hover(session: Session, params: HoverParams): Hover | null {
 }
 
 function interpolationHover(state: DocumentState, model: PipelineModel, expression: string): string {
-  const found = lookup(model.context, expression);
+  const found = model.context.lookup(expression);
   const head = expression.split(/[.[]/)[0];
   if (head === 'item' || head === 'key')
     return `\`\${${expression}}\`: the value of the current foreach/matrix iteration.`;

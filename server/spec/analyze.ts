@@ -43,7 +43,7 @@ export class Analyzer {
     }
     const cached = this.models.get(file);
     if (cached && cached.parsed === parsed && cached.generation === this.workspace.dataGeneration) return cached.model;
-    const model = pipelineModel(this.workspace, file, parsed);
+    const model = pipelineModel(this.workspace, file, parsed, cached?.model ?? null);
     this.models.set(file, { parsed, generation: this.workspace.dataGeneration, model });
     return model;
   }

@@ -42,21 +42,51 @@ export function referencePath(expression: string): (string | number)[] | null {
 }
 
 /** The result of looking up a reference in an interpolation context. */
-export type Lookup = { found: true; value: unknown } | { found: false; known: string[] };
+export type Lookup = { found: true; value: unknown } | { found: false };
 
 /** Looks up a dotted reference in a context object. */
 export function lookup(context: Record<string, unknown>, expression: string): Lookup {
   const parts = referencePath(expression);
-  if (!parts) return { found: false, known: [] };
+  if (!parts) return { found: false };
   let current: unknown = context;
   for (const part of parts) {
     if (current !== null && typeof current === 'object' && Object.prototype.hasOwnProperty.call(current, part)) {
       current = (current as Record<string | number, unknown>)[part];
     } else {
-      return { found: false, known: flattenKeys(context) };
+      return { found: false };
     }
   }
   return { found: true, value: current };
+}
+
+/**
+ * An interpolation context made of layers (params.yaml, vars, stage vars, the foreach item), later
+ * layers replacing earlier ones key by key at the top, as DVC merges them. Layers are shared, not
+ * copied: a pipeline with thousands of stages and a large params.yaml would otherwise copy the
+ * whole context once per stage.
+ */
+export class Scope {
+  constructor(readonly layers: readonly Record<string, unknown>[] = []) {}
+
+  /** A scope with one more layer on top (the same scope if the layer is empty). */
+  with(layer: Record<string, unknown>): Scope {
+    return Object.keys(layer).length === 0 ? this : new Scope([...this.layers, layer]);
+  }
+
+  lookup(expression: string): Lookup {
+    const head = referencePath(expression)?.[0];
+    if (typeof head !== 'string') return { found: false };
+    for (let index = this.layers.length - 1; index >= 0; index--) {
+      const layer = this.layers[index] as Record<string, unknown>;
+      if (Object.prototype.hasOwnProperty.call(layer, head)) return lookup(layer, expression);
+    }
+    return { found: false };
+  }
+
+  /** The merged context as one object, for listing keys (completion, suggestions). */
+  merged(): Record<string, unknown> {
+    return Object.assign({}, ...this.layers) as Record<string, unknown>;
+  }
 }
 
 /** Every dotted key of a nested object (`train`, `train.lr`, ...), capped for large files. */
@@ -72,11 +102,12 @@ export function flattenKeys(value: unknown, prefix = '', into: string[] = [], li
 }
 
 /** Replaces every resolvable `${...}` in a string; returns null if any reference is undefined. */
-export function interpolate(text: string, context: Record<string, unknown>): string | null {
+export function interpolate(text: string, scope: Scope): string | null {
+  if (!text.includes('${')) return text;
   let result = '';
   let last = 0;
   for (const reference of findInterpolations(text, 0)) {
-    const found = lookup(context, reference.expression);
+    const found = scope.lookup(reference.expression);
     if (!found.found || (found.value !== null && typeof found.value === 'object')) return null;
     result += text.slice(last, reference.start) + String(found.value);
     last = reference.end;

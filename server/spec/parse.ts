@@ -277,7 +277,8 @@ function assemble(text: string, segments: Segment[]): ParsedDocument {
   return { text, root: hasContent ? root : null, errors, document: null, segments };
 }
 
-function parseWhole(text: string): ParsedDocument {
+/** Parses a document in one piece (data files, and documents that cannot be segmented). */
+export function parseWhole(text: string): ParsedDocument {
   const document = parseDocument(text, { keepSourceTokens: false, prettyErrors: false, uniqueKeys: true });
   const errors = document.errors.map((error) => syntaxProblem(text, error.code, error.message, error.pos, 0));
   for (const warning of document.warnings) {

@@ -6,7 +6,7 @@ import { isMap, isScalar, isSeq } from 'yaml';
 import type { Pair, Scalar, YAMLMap } from 'yaml';
 import { mapGet, mapPair, nodeValue, scalarString } from './parse';
 import type { ParsedDocument, YamlNode } from './parse';
-import { findInterpolations, interpolate, lookup } from './interpolate';
+import { findInterpolations, interpolate, lookup, Scope } from './interpolate';
 import type { AnchoredProblem } from './problems';
 import { joinPath } from './workspace';
 import type { Workspace } from './workspace';
@@ -61,7 +61,7 @@ export interface StageInstance {
   definition: StageDefinition;
   name: string;
   file: string;
-  context: Record<string, unknown>;
+  context: Scope;
   wdir: string;
   deps: ResolvedPath[];
   outs: ResolvedPath[];
@@ -90,10 +90,16 @@ export interface PipelineModel {
   parsed: ParsedDocument;
   definitions: StageDefinition[];
   instances: StageInstance[];
-  context: Record<string, unknown>;
+  /** Each definition's instances; reused by the next model while the definition is unchanged. */
+  expansions: Map<StageDefinition, Expansion>;
+  context: Scope;
   sources: ContextSource[];
   /** False when a vars file could not be read, so unknown references are not reported. */
   contextComplete: boolean;
+  contextProblems: AnchoredProblem[];
+  /** The `vars` node and the data generation the context was built from. */
+  varsNode: YamlNode | null;
+  generation: number;
   datasets: NamedEntry[];
   models: NamedEntry[];
   problems: AnchoredProblem[];
@@ -102,12 +108,31 @@ export interface PipelineModel {
 const definitionCache = new WeakMap<Pair, StageDefinition>();
 const MAX_INSTANCES_PER_STAGE = 10000;
 
-/** Builds the model of a pipeline file. */
-export function pipelineModel(workspace: Workspace, file: string, parsed: ParsedDocument): PipelineModel {
+/** One definition's instances and the problems met while expanding it. */
+export interface Expansion {
+  instances: StageInstance[];
+  problems: AnchoredProblem[];
+}
+
+/**
+ * Builds the model of a pipeline file. With the previous model of the same file, the context is
+ * reused while `vars` and the data files are unchanged, and so are the instances of every stage
+ * whose definition did not change: an edit to one stage re-expands only that stage.
+ */
+export function pipelineModel(
+  workspace: Workspace,
+  file: string,
+  parsed: ParsedDocument,
+  previous: PipelineModel | null = null,
+): PipelineModel {
   const folder = workspace.relative(path.dirname(file));
-  const problems: AnchoredProblem[] = [];
   const root = parsed.root;
-  const { context, sources, complete } = globalContext(workspace, file, folder, root, problems);
+  const varsNode = mapGet(root, 'vars');
+  const reuse = previous !== null && previous.varsNode === varsNode && previous.generation === workspace.dataGeneration;
+  const contextProblems: AnchoredProblem[] = reuse ? previous.contextProblems : [];
+  const { context, sources, complete } = reuse
+    ? { context: previous.context, sources: previous.sources, complete: previous.contextComplete }
+    : globalContext(workspace, file, folder, root, contextProblems);
   const definitions: StageDefinition[] = [];
   const stages = mapGet(root, 'stages');
   if (isMap(stages)) {
@@ -122,9 +147,21 @@ export function pipelineModel(workspace: Workspace, file: string, parsed: Parsed
       definitions.push(definition);
     }
   }
+  const expansions = new Map<StageDefinition, Expansion>();
   const instances: StageInstance[] = [];
+  const problems = [...contextProblems];
   for (const definition of definitions) {
-    instances.push(...expand(workspace, file, folder, definition, context, sources, complete, problems));
+    let expansion = reuse ? previous.expansions.get(definition) : undefined;
+    if (!expansion) {
+      const expansionProblems: AnchoredProblem[] = [];
+      expansion = {
+        instances: expand(workspace, file, folder, definition, context, complete, expansionProblems),
+        problems: expansionProblems,
+      };
+    }
+    expansions.set(definition, expansion);
+    instances.push(...expansion.instances);
+    problems.push(...expansion.problems);
   }
   return {
     file,
@@ -132,9 +169,13 @@ export function pipelineModel(workspace: Workspace, file: string, parsed: Parsed
     parsed,
     definitions,
     instances,
+    expansions,
     context,
     sources,
     contextComplete: complete,
+    contextProblems,
+    varsNode,
+    generation: workspace.dataGeneration,
     datasets: namedEntries(mapGet(root, 'datasets')),
     models: namedEntries(mapGet(root, 'models')),
     problems,
@@ -158,7 +199,7 @@ function globalContext(
   folder: string,
   root: YamlNode | null,
   problems: AnchoredProblem[],
-): { context: Record<string, unknown>; sources: ContextSource[]; complete: boolean } {
+): { context: Scope; sources: ContextSource[]; complete: boolean } {
   const sources: ContextSource[] = [];
   let complete = true;
   // DVC loads params.yaml next to dvc.yaml into the context by default.
@@ -173,7 +214,7 @@ function globalContext(
     if (loaded === 'incomplete') complete = false;
     else if (loaded) sources.push(loaded);
   }
-  return { context: mergeSources(sources), sources, complete };
+  return { context: new Scope(sources.map((source) => source.value)), sources, complete };
 }
 
 function varsEntry(
@@ -216,12 +257,6 @@ function varsEntry(
     }
   }
   return { file: absolutePath, value, node: data.parsed?.root ?? null };
-}
-
-function mergeSources(sources: ContextSource[]): Record<string, unknown> {
-  const context: Record<string, unknown> = {};
-  for (const source of sources) Object.assign(context, source.value);
-  return context;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -307,23 +342,21 @@ function expand(
   file: string,
   folder: string,
   definition: StageDefinition,
-  global: Record<string, unknown>,
-  sources: ContextSource[],
+  global: Scope,
   complete: boolean,
   problems: AnchoredProblem[],
 ): StageInstance[] {
-  const stageContext = { ...global, ...stageVars(workspace, folder, definition) };
+  const stageContext = global.with(stageVars(workspace, folder, definition));
   if (definition.form === 'plain')
     return [instance(workspace, file, folder, definition, definition.name, stageContext)];
   const iterations =
     definition.form === 'foreach'
       ? foreachIterations(definition, stageContext, complete, problems)
       : matrixIterations(definition, stageContext, complete, problems);
-  void sources;
   return iterations
     .slice(0, MAX_INSTANCES_PER_STAGE)
     .map(({ suffix, extra }) =>
-      instance(workspace, file, folder, definition, `${definition.name}@${suffix}`, { ...stageContext, ...extra }),
+      instance(workspace, file, folder, definition, `${definition.name}@${suffix}`, stageContext.with(extra)),
     );
 }
 
@@ -350,16 +383,13 @@ interface Iteration {
 }
 
 /** Resolves a loop value: a literal, or a `${...}` reference to one. Null when it cannot be known. */
-function loopValue(
-  node: YamlNode | null,
-  context: Record<string, unknown>,
-): { value: unknown; reference: string | null } | null {
+function loopValue(node: YamlNode | null, context: Scope): { value: unknown; reference: string | null } | null {
   const raw = scalarString(node);
   if (raw !== null) {
     const references = findInterpolations(raw, 0);
     const only = references[0];
     if (references.length === 1 && only && only.start === 0 && only.end === raw.length) {
-      const found = lookup(context, only.expression);
+      const found = context.lookup(only.expression);
       return found.found ? { value: found.value, reference: only.expression } : null;
     }
     return { value: raw, reference: null };
@@ -369,7 +399,7 @@ function loopValue(
 
 function foreachIterations(
   definition: StageDefinition,
-  context: Record<string, unknown>,
+  context: Scope,
   complete: boolean,
   problems: AnchoredProblem[],
 ): Iteration[] {
@@ -395,7 +425,7 @@ function foreachIterations(
 
 function matrixIterations(
   definition: StageDefinition,
-  context: Record<string, unknown>,
+  context: Scope,
   complete: boolean,
   problems: AnchoredProblem[],
 ): Iteration[] {
@@ -451,7 +481,7 @@ function instance(
   folder: string,
   definition: StageDefinition,
   name: string,
-  context: Record<string, unknown>,
+  context: Scope,
 ): StageInstance {
   const wdirRaw = scalarString(definition.wdir) ?? '.';
   const wdirText = interpolate(wdirRaw, context) ?? wdirRaw;

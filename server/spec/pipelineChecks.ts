@@ -33,14 +33,35 @@ export function checkPipeline(workspace: Workspace, model: PipelineModel, graph:
       [...definition.deps, ...definition.outs].some((entry) => entry.raw.startsWith(prefix)),
     );
   for (const definition of model.definitions) {
-    const instances = byDefinition.get(definition) ?? [];
-    checkReferences(model, definition, instances, problems);
-    checkParams(workspace, model, definition, instances, problems);
+    const instances = model.expansions.get(definition)?.instances ?? [];
+    problems.push(...definitionProblems(workspace, model, definition, instances));
     checkPaths(workspace, definition, instances, graph, rootRelative, problems);
   }
   checkCycles(model, graph, problems);
   checkModels(workspace, model, graph, problems);
   return problems;
+}
+
+const definitionProblemCache = new WeakMap<StageInstance[], AnchoredProblem[]>();
+
+/**
+ * The checks that depend only on one stage and the context: cached by the stage's instances,
+ * which the model reuses while the stage's text, vars and the data files are unchanged.
+ */
+function definitionProblems(
+  workspace: Workspace,
+  model: PipelineModel,
+  definition: StageDefinition,
+  instances: StageInstance[],
+): AnchoredProblem[] {
+  let cached = definitionProblemCache.get(instances);
+  if (!cached) {
+    cached = [];
+    checkReferences(model, definition, instances, cached);
+    checkParams(workspace, model, definition, instances, cached);
+    definitionProblemCache.set(instances, cached);
+  }
+  return cached;
 }
 
 /** Every `${...}` in a stage must name a key of params.yaml, vars, or the foreach item. */
@@ -67,7 +88,7 @@ function checkReferences(
               severity: 'error',
               code: 'ref-loop-outside',
               message: `'\${${reference.expression}}' refers to the loop variable '${head}', which exists only in foreach and matrix stages.`,
-              anchor: rangeNode(reference.start, reference.end),
+              anchor: insideNode(node, reference.start, reference.end),
             });
             continue;
           }
@@ -75,8 +96,8 @@ function checkReferences(
         }
         if (!model.contextComplete && head !== 'item' && head !== 'key') continue;
         const candidates = contexts ?? [model.context];
-        if (candidates.some((context) => lookup(context, reference.expression).found)) continue;
-        const known = flattenKeys(candidates[0] ?? {});
+        if (candidates.some((context) => context.lookup(reference.expression).found)) continue;
+        const known = flattenKeys((candidates[0] ?? model.context).merged());
         const suggestion = closest(reference.expression, known);
         const where =
           model.sources.length > 0 ? 'params.yaml or vars' : 'vars (and there is no params.yaml next to this pipeline)';
@@ -84,7 +105,7 @@ function checkReferences(
           severity: 'error',
           code: 'ref-undefined',
           message: `'\${${reference.expression}}' is not defined in ${where}.${suggestion ? ` Did you mean '${suggestion}'?` : known.length ? ` Known keys: ${listNames(known, 6)}.` : ''}`,
-          anchor: rangeNode(reference.start + 2, reference.end - 1),
+          anchor: insideNode(node, reference.start + 2, reference.end - 1),
         };
         if (suggestion) problem.fix = { kind: 'replace', replacement: suggestion };
         problems.push(problem);
@@ -96,6 +117,21 @@ function checkReferences(
 /** A stand-in anchor for a range inside a scalar. */
 function rangeNode(start: number, end: number): { range: [number, number, number] } {
   return { range: [start, end, end] };
+}
+
+/** An anchor for part of a scalar that follows the scalar when an edit above moves it. */
+function insideNode(
+  node: { range?: [number, number, number] | null },
+  start: number,
+  end: number,
+): { readonly range: [number, number, number] } {
+  const base = node.range?.[0] ?? 0;
+  return {
+    get range(): [number, number, number] {
+      const shift = (node.range?.[0] ?? base) - base;
+      return [start + shift, end + shift, end + shift];
+    },
+  };
 }
 
 /** Stage params must exist in their params file. */

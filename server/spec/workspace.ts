@@ -3,7 +3,7 @@
 // on a directory it makes, and so the CLI and the server share one implementation.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { nodeValue, parseSpec } from './parse';
+import { nodeValue, parseSpec, parseWhole } from './parse';
 import type { ParsedDocument } from './parse';
 import { specKindOf } from './schemas';
 import type { SpecKind } from './schemas';
@@ -140,8 +140,10 @@ export class Workspace {
           result = null;
         }
       } else if (/\.ya?ml$/.test(absolutePath)) {
-        const parsed = this.parse(absolutePath);
-        result = parsed ? { value: nodeValue(parsed.root, parsed.document), parsed } : null;
+        // Data files are read whole: one parse is faster than many segments for a file that is
+        // read once per change, and values are all that is needed (plus key nodes for navigation).
+        const parsed = parseWhole(text);
+        result = { value: nodeValue(parsed.root, parsed.document), parsed };
       }
     }
     this.data.set(absolutePath, result);
