@@ -6,6 +6,7 @@
 // at the top) are parsed whole, which is always correct, only slower.
 import { Alias, Document, isAlias, isMap, isPair, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
+import { fastParseMap } from './fastYaml';
 import { indentation } from './text';
 
 export type { YamlNode };
@@ -161,6 +162,14 @@ function lineText(text: string, start: number): string {
 }
 
 function parseSegment(slice: string, start: number, kind: Cut['kind']): Segment {
+  const fast = fastParseMap(slice);
+  if (fast !== null && fast.length > 0) {
+    const segment: Segment = { text: slice, start: 0, pairs: fast, errors: [], parent: -1 };
+    const key = fast[0]?.key;
+    if (kind === 'header' && isScalar(key)) segment.splitKey = key;
+    shiftSegment(segment, start);
+    return segment;
+  }
   const document = parseDocument(slice, { keepSourceTokens: false, prettyErrors: false, uniqueKeys: true });
   const errors = document.errors.map((error) => syntaxProblem(slice, error.code, error.message, error.pos, start));
   const segment: Segment = { text: slice, start: 0, pairs: [], errors, parent: -1 };
@@ -279,6 +288,13 @@ function assemble(text: string, segments: Segment[]): ParsedDocument {
 
 /** Parses a document in one piece (data files, and documents that cannot be segmented). */
 export function parseWhole(text: string): ParsedDocument {
+  const fast = fastParseMap(text);
+  if (fast !== null && fast.length > 0) {
+    const root = new YAMLMap();
+    root.items.push(...fast);
+    root.range = [fast[0]?.key && isScalar(fast[0].key) ? (fast[0].key.range?.[0] ?? 0) : 0, text.length, text.length];
+    return { text, root, errors: [], document: null, segments: [] };
+  }
   const document = parseDocument(text, { keepSourceTokens: false, prettyErrors: false, uniqueKeys: true });
   const errors = document.errors.map((error) => syntaxProblem(text, error.code, error.message, error.pos, 0));
   for (const warning of document.warnings) {

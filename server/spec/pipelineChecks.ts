@@ -1,7 +1,7 @@
 // The meaning of a pipeline: references, params, deps, outs, cycles and paths. Errors for what
 // would fail at run time, warnings for likely mistakes that depend on files outside the spec.
 import * as path from 'node:path';
-import { visit } from 'yaml';
+import { isMap, isScalar, isSeq, visit } from 'yaml';
 import type { Scalar } from 'yaml';
 import { cycles, producersOf } from './graph';
 import type { StageGraph } from './graph';
@@ -76,42 +76,55 @@ function checkReferences(
   const text = model.parsed.text;
   const contexts = instances.length > 0 ? instances.slice(0, 50).map((instance) => instance.context) : null;
   const loopUnknown = definition.form !== 'plain' && instances.length === 0;
-  visit(body, {
-    Scalar(_key, node) {
-      if (typeof node.value !== 'string' || !node.value.includes('${') || !node.range) return;
-      const source = text.slice(node.range[0], node.range[1]);
-      for (const reference of findInterpolations(source, node.range[0])) {
-        const head = reference.expression.split(/[.[]/)[0] ?? '';
-        if (head === 'item' || head === 'key') {
-          if (definition.form === 'plain') {
-            problems.push({
-              severity: 'error',
-              code: 'ref-loop-outside',
-              message: `'\${${reference.expression}}' refers to the loop variable '${head}', which exists only in foreach and matrix stages.`,
-              anchor: insideNode(node, reference.start, reference.end),
-            });
-            continue;
-          }
-          if (loopUnknown) continue;
+  forEachInterpolatedScalar(body, (node) => {
+    if (!node.range) return;
+    const source = text.slice(node.range[0], node.range[1]);
+    for (const reference of findInterpolations(source, node.range[0])) {
+      const head = reference.expression.split(/[.[]/)[0] ?? '';
+      if (head === 'item' || head === 'key') {
+        if (definition.form === 'plain') {
+          problems.push({
+            severity: 'error',
+            code: 'ref-loop-outside',
+            message: `'\${${reference.expression}}' refers to the loop variable '${head}', which exists only in foreach and matrix stages.`,
+            anchor: insideNode(node, reference.start, reference.end),
+          });
+          continue;
         }
-        if (!model.contextComplete && head !== 'item' && head !== 'key') continue;
-        const candidates = contexts ?? [model.context];
-        if (candidates.some((context) => context.lookup(reference.expression).found)) continue;
-        const known = flattenKeys((candidates[0] ?? model.context).merged());
-        const suggestion = closest(reference.expression, known);
-        const where =
-          model.sources.length > 0 ? 'params.yaml or vars' : 'vars (and there is no params.yaml next to this pipeline)';
-        const problem: AnchoredProblem = {
-          severity: 'error',
-          code: 'ref-undefined',
-          message: `'\${${reference.expression}}' is not defined in ${where}.${suggestion ? ` Did you mean '${suggestion}'?` : known.length ? ` Known keys: ${listNames(known, 6)}.` : ''}`,
-          anchor: insideNode(node, reference.start + 2, reference.end - 1),
-        };
-        if (suggestion) problem.fix = { kind: 'replace', replacement: suggestion };
-        problems.push(problem);
+        if (loopUnknown) continue;
       }
-    },
+      if (!model.contextComplete && head !== 'item' && head !== 'key') continue;
+      const candidates = contexts ?? [model.context];
+      if (candidates.some((context) => context.lookup(reference.expression).found)) continue;
+      const known = flattenKeys((candidates[0] ?? model.context).merged());
+      const suggestion = closest(reference.expression, known);
+      const where =
+        model.sources.length > 0 ? 'params.yaml or vars' : 'vars (and there is no params.yaml next to this pipeline)';
+      const problem: AnchoredProblem = {
+        severity: 'error',
+        code: 'ref-undefined',
+        message: `'\${${reference.expression}}' is not defined in ${where}.${suggestion ? ` Did you mean '${suggestion}'?` : known.length ? ` Known keys: ${listNames(known, 6)}.` : ''}`,
+        anchor: insideNode(node, reference.start + 2, reference.end - 1),
+      };
+      if (suggestion) problem.fix = { kind: 'replace', replacement: suggestion };
+      problems.push(problem);
+    }
   });
+}
+
+/** Calls `visit` for every string scalar under `node` that holds a `${`. */
+export function forEachInterpolatedScalar(node: unknown, visit: (scalar: Scalar) => void, depth = 0): void {
+  if (depth > 100 || node === null || node === undefined) return;
+  if (isScalar(node)) {
+    if (typeof node.value === 'string' && node.value.includes('${')) visit(node);
+  } else if (isMap(node)) {
+    for (const pair of node.items) {
+      forEachInterpolatedScalar(pair.key, visit, depth + 1);
+      forEachInterpolatedScalar(pair.value, visit, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) forEachInterpolatedScalar(item, visit, depth + 1);
+  }
 }
 
 /** A stand-in anchor for a range inside a scalar. */

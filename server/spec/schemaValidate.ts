@@ -69,9 +69,21 @@ export class SchemaResolver {
 
   constructor(readonly root: SchemaObject) {}
 
+  private readonly resolved = new WeakMap<SchemaObject, JsonSchema>();
+
   deref(schema: JsonSchema | undefined, depth = 0): JsonSchema {
     if (schema === undefined) return true;
     if (typeof schema === 'boolean' || !schema.$ref || depth > 32) return schema;
+    // Resolved once per schema object: validation derefs the same few schemas for every stage.
+    const known = this.resolved.get(schema);
+    if (known !== undefined) return known;
+    const result = this.derefUncached(schema, depth);
+    this.resolved.set(schema, result);
+    return result;
+  }
+
+  private derefUncached(schema: SchemaObject, depth: number): JsonSchema {
+    if (!schema.$ref) return schema;
     const target = this.lookup(schema.$ref);
     if (target === undefined) return true;
     const { $ref: _ignored, ...rest } = schema;
@@ -386,12 +398,14 @@ function checkAlternatives(
   const expectedTypes = new Set<string>();
   for (const branch of branches) {
     const resolved = context.resolver.deref(branch);
-    const problems = validateNode(node, branch, context.resolver, keyNode, context.document);
-    if (problems.length === 0) return;
+    // A branch of another type cannot match: skip it before validating (the common case for
+    // `string or object` alternatives, met for every dep and out of every stage).
     const branchTypes = branchTypeSet(resolved, context.resolver);
     for (const type of branchTypes) expectedTypes.add(type);
     const typeFits = branchTypes.size === 0 || [...branchTypes].some((type) => typeMatches(actual, type));
     if (!typeFits) continue;
+    const problems = validateNode(node, branch, context.resolver, keyNode, context.document);
+    if (problems.length === 0) return;
     const score = problems.length - keyOverlap(node, resolved, context.resolver) * 2;
     if (!best || score < best.score) best = { problems, score };
   }
@@ -407,7 +421,20 @@ function checkAlternatives(
   );
 }
 
+const branchTypes = new WeakMap<SchemaObject, Set<string>>();
+
+/** The JSON types a schema (or its alternatives) admits; empty when it does not say. Cached. */
 function branchTypeSet(schema: JsonSchema, resolver: SchemaResolver, depth = 0): Set<string> {
+  if (typeof schema === 'boolean') return new Set();
+  let types = branchTypes.get(schema);
+  if (!types) {
+    types = computeBranchTypes(schema, resolver, depth);
+    branchTypes.set(schema, types);
+  }
+  return types;
+}
+
+function computeBranchTypes(schema: JsonSchema, resolver: SchemaResolver, depth: number): Set<string> {
   const types = new Set<string>();
   if (typeof schema === 'boolean' || depth > 8) return types;
   if (schema.type) for (const type of Array.isArray(schema.type) ? schema.type : [schema.type]) types.add(type);

@@ -205,6 +205,12 @@ export function escapesWorkspace(relativePath: string): boolean {
 
 /** Joins and normalizes POSIX path parts ('a/b', '../c' → 'a/c'). */
 export function joinPath(...parts: string[]): string {
+  // The common case, a plain relative path joined to the workspace root, needs no normalizing.
+  if (parts.length === 2 && parts[0] === '.') {
+    const only = parts[1] as string;
+    if (only !== '' && !only.startsWith('/') && !/(^|\/)\.\.?(\/|$)|\/\/|\\/.test(only))
+      return only.endsWith('/') ? only.slice(0, -1) : only;
+  }
   const joined = path.posix.normalize(path.posix.join(...parts));
   return joined === '' ? '.' : joined.replace(/\/$/, '');
 }
