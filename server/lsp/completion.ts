@@ -35,7 +35,8 @@ export function completion(session: Session, params: CompletionParams): Completi
     if (role === 'param-key' && cursor.slot === 'key') items = paramKeyItems(state, cursor);
     else if (cursor.slot === 'key') items = keyItems(state, cursor);
     else items = role ? roleItems(state, cursor, role) : valueItems(state, cursor);
-    if (cursor.slot === 'item' && items.length === 0) items = keyItems(state, { ...cursor, path: cursor.path });
+    // A list item may also be the first key of a mapping inside the list (`- metric: auc`).
+    if (cursor.slot === 'item' && items.length === 0) items = keyItems(state, cursor);
   }
   const incomplete = items.length > MAX_ITEMS;
   for (const item of items) if (!item.textEdit) item.textEdit = { range, newText: item.insertText ?? item.label };

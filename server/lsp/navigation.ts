@@ -352,9 +352,6 @@ export function prepareRename(
   const param = paramAt(state, offset);
   if (param) {
     const name = param.key.split('.').pop() ?? param.key;
-    if (param.file === state.file) {
-      return { range: state.lines.range(param.start, param.end), placeholder: name };
-    }
     return { range: state.lines.range(param.start, param.end), placeholder: name };
   }
   const target = targetAt(state, offset);
