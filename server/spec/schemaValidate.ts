@@ -209,6 +209,17 @@ function checkObjectSchema(
   const actual = typeOf(node);
   if (!typeMatches(actual, schema.type)) {
     const expected = describeTypes(Array.isArray(schema.type) ? schema.type : [schema.type ?? '']);
+    const value = scalarValue(node);
+    if (typeMatches('boolean', schema.type) && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value)) {
+      const meant = /^(yes|on|y)$/i.test(value) ? 'true' : 'false';
+      report(
+        context,
+        'schema-type',
+        `Expected true or false here. YAML 1.2 (which DVC and Cairn read) takes '${value}' as a string: write ${meant}.`,
+        anchorOf(node, keyNode),
+      );
+      return;
+    }
     report(
       context,
       'schema-type',

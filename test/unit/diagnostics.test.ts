@@ -119,6 +119,18 @@ const cases: Case[] = [
     expect: ['4:13 error schema-type | Expected true or false here, but this is a string.'],
   },
   {
+    name: 'yes and no are strings in YAML 1.2, and the message says so',
+    files: {
+      'pipeline.yaml': yaml`
+        stages:
+          train:
+            cmd: python train.py
+            always_changed: no
+      `,
+    },
+    expect: ["4:21 error schema-type | takes 'no' as a string: write false."],
+  },
+  {
     name: 'an undefined ${} reference suggests the known key',
     files: {
       'params.yaml': PARAMS,
