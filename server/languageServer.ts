@@ -23,4 +23,11 @@ if (
   process.stderr.write('cairn-language-server: choose a transport, for example --stdio (see --help).\n');
   process.exit(2);
 }
-startServer(createConnection(ProposedFeatures.all));
+const connection = createConnection(ProposedFeatures.all);
+// A promise nobody awaited must not take the editor's language features down with it.
+process.on('unhandledRejection', (reason) => {
+  connection.console.error(
+    `Cairn: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+  );
+});
+startServer(connection);

@@ -31,7 +31,10 @@ interface LineShape {
   inlineValue: boolean;
 }
 
-const KEY = /^((?:"[^"]*"|'[^']*'|[^\s#:'"][^:#]*?))\s*:(?:\s+(.*))?$/;
+/** A key and its colon at the start of a line's content. */
+const KEY = /^((?:"[^"]*"|'[^']*'|[^\s#:'"][^:#]*?))\s*:(?:\s+|$)/;
+/** YAML limits implicit keys to 1024 characters: the key patterns look no further, so long lines stay linear. */
+const KEY_WINDOW = 1100;
 
 function shape(line: string): LineShape | null {
   const indent = indentation(line);
@@ -45,9 +48,9 @@ function shape(line: string): LineShape | null {
     while (line[content] === ' ') content++;
   }
   const body = line.slice(content).replace(/\r$/, '');
-  const match = KEY.exec(body);
+  const match = KEY.exec(body.slice(0, KEY_WINDOW));
   const key = match ? (match[1] ?? '').replace(/^["']|["']$/g, '') : null;
-  const after = match?.[2]?.trim() ?? '';
+  const after = match ? body.slice(match[0].length).trim() : '';
   return { indent, dash, content, key, inlineValue: after !== '' && !after.startsWith('#') };
 }
 
@@ -65,17 +68,25 @@ export function cursorContext(lines: LineIndex, offset: number): CursorContext {
     while (before[content] === ' ') content++;
   }
   const body = before.slice(content);
-  const valueMatch = /^((?:"[^"]*"|'[^']*'|[^\s#:'"][^:#]*?))\s*:\s+(.*)$/.exec(body);
+  const keyMatch = KEY.exec(body.slice(0, KEY_WINDOW));
+  const valueMatch = keyMatch && /\s$/.test(keyMatch[0]) ? keyMatch : null;
   const slot: CursorContext['slot'] = valueMatch ? 'value' : dash !== -1 ? 'item' : 'key';
   const key = valueMatch ? (valueMatch[1] ?? '').replace(/^["']|["']$/g, '') : null;
-  let typed = valueMatch ? (valueMatch[2] ?? '') : body;
+  let typed = valueMatch ? body.slice(valueMatch[0].length) : body;
   // Inside a flow list (`stages: [prepare, tr`) only the last entry is being typed.
-  if (typed.startsWith('[')) typed = typed.slice(1).split(',').pop()?.trimStart() ?? '';
-  const token = interpolation ?? /[^\s,[\]{}]*$/.exec(typed)?.[0] ?? '';
+  if (typed.startsWith('[')) typed = typed.slice(typed.lastIndexOf(',') + 1 || 1).trimStart();
+  const token = interpolation ?? lastToken(typed);
   // For a key or value on a list item's line, the container is the item itself.
   const path =
     dash !== -1 ? ancestors(lines, position.line, dash, true) : ancestors(lines, position.line, content, false);
   return { path, slot, key, prefix: token, tokenStart: offset - token.length, column: content, interpolation };
+}
+
+/** The run of characters before the end that are not blanks, commas or brackets. */
+function lastToken(text: string): string {
+  let start = text.length;
+  while (start > 0 && !/[\s,[\]{}]/.test(text[start - 1] ?? '')) start--;
+  return text.slice(start);
 }
 
 /**

@@ -2,6 +2,7 @@
 // experiment and deployment specs that point at them.
 import * as path from 'node:path';
 import { isScalar, visit } from 'yaml';
+import { LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { URI } from 'vscode-uri';
 import type {
   DefinitionParams,
@@ -363,7 +364,7 @@ export function prepareRename(
   }
   if (target.kind === 'reference' && target.role === 'stage' && target.node.range)
     return { range: state.lines.range(target.node.range[0], target.node.range[1]), placeholder: target.value };
-  throw new Error('Only a stage name or a param key can be renamed here.');
+  throw new ResponseError(LSPErrorCodes.RequestFailed, 'Only a stage name or a param key can be renamed here.');
 }
 
 export function rename(session: Session, params: RenameParams): WorkspaceEdit | null {
@@ -373,7 +374,10 @@ export function rename(session: Session, params: RenameParams): WorkspaceEdit | 
   const offset = state.offset(params.position);
   const newName = params.newName.trim();
   if (!/^[\w-]+$/.test(newName))
-    throw new Error(`'${params.newName}' is not a valid name: use letters, digits, '_' and '-'.`);
+    throw new ResponseError(
+      LSPErrorCodes.RequestFailed,
+      `'${params.newName}' is not a valid name: use letters, digits, '_' and '-'.`,
+    );
   let hits: Hit[];
   let oldName: string;
   const param = paramAt(state, offset);

@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import {
   DidChangeWatchedFilesNotification,
   FileChangeType,
+  MessageType,
+  ResponseError,
+  ShowMessageNotification,
   TextDocuments,
   TextDocumentSyncKind,
   WatchKind,
@@ -68,24 +71,38 @@ export function startServer(connection: Connection): void {
       const key = `${uri}\n${message}`;
       if (noticed.has(key)) return;
       noticed.add(key);
-      void connection.window.showInformationMessage(message);
+      // A notification, not a request: a notice needs no answer, and a client may refuse message boxes.
+      void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Info, message });
     },
   };
 
-  // Validation is scheduled, not run inside the change handler, so a burst of changes read from
-  // the stream in one tick is validated once.
-  const pending = new Set<string>();
-  let scheduled = false;
-  const schedule = (uris: Iterable<string>): void => {
-    for (const uri of uris) pending.add(uri);
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      const batch = [...pending];
-      pending.clear();
-      for (const uri of batch) validate(uri);
-    });
+  // Validation is scheduled, not run inside the change handler, so a burst of changes read in one
+  // tick is validated once. While changes to a document arrive faster than it can be validated (fast
+  // typing in a very large file), its validation waits for a pause as long as one validation takes, so
+  // requests in between are answered at once instead of queueing behind validations already stale.
+  const timers = new Map<string, NodeJS.Timeout>();
+  const lastChange = new Map<string, number>();
+  const cost = new Map<string, number>();
+  const schedule = (uris: Iterable<string>, typing = false): void => {
+    for (const uri of uris) {
+      let delay = 0;
+      if (typing) {
+        const now = performance.now();
+        const busy = now - (lastChange.get(uri) ?? -Infinity) < (cost.get(uri) ?? 0);
+        lastChange.set(uri, now);
+        if (busy) delay = Math.min(cost.get(uri) ?? 0, 500);
+      }
+      clearTimeout(timers.get(uri));
+      timers.set(
+        uri,
+        setTimeout(() => {
+          timers.delete(uri);
+          const started = performance.now();
+          validate(uri);
+          cost.set(uri, performance.now() - started);
+        }, delay),
+      );
+    }
   };
 
   const validate = (uri: string): void => {
@@ -115,6 +132,8 @@ export function startServer(connection: Connection): void {
       try {
         return handler(params);
       } catch (error) {
+        // A refusal meant for the user (an invalid rename) goes back as the answer, not to the log.
+        if (error instanceof ResponseError) throw error;
         reportError(what, error);
         return fallback;
       }
@@ -164,13 +183,17 @@ export function startServer(connection: Connection): void {
     const file = URI.parse(event.document.uri).fsPath;
     const kind = specKindOf(file);
     analyzerFor(file).workspace.setOpen(file, event.document.getText(), event.document.version);
-    schedule([event.document.uri]);
+    schedule([event.document.uri], true);
     if (kind === 'params' || kind === 'pipeline') revalidateOpen(event.document.uri);
   });
 
   documents.onDidClose((event) => {
     const file = URI.parse(event.document.uri).fsPath;
     analyzerFor(file).workspace.close(file);
+    clearTimeout(timers.get(event.document.uri));
+    timers.delete(event.document.uri);
+    lastChange.delete(event.document.uri);
+    cost.delete(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
     revalidateOpen();
   });

@@ -39,9 +39,13 @@ export function documentSymbols(session: Session, params: DocumentSymbolParams):
   const state = session.document(params.textDocument.uri);
   const root = state?.parsed?.root ?? null;
   if (!state || !isMap(root)) return null;
-  const budget = { left: MAX_SYMBOLS };
+  const budget = { left: MAX_SYMBOLS, truncated: false };
   const symbols: DocumentSymbol[] = [];
   for (const pair of root.items as Pair[]) {
+    if (budget.left <= 0) {
+      budget.truncated = true;
+      break;
+    }
     const name = scalarString(pair.key);
     if (name === null) continue;
     const symbol = symbolFor(state.lines, pair, name, SECTION_KINDS[name] ?? SymbolKind.Property, budget);
@@ -51,7 +55,7 @@ export function documentSymbols(session: Session, params: DocumentSymbolParams):
     symbol.children = childSymbols(state.lines, value, CHILD_KINDS[name] ?? SymbolKind.Property, depth, budget);
     symbols.push(symbol);
   }
-  if (budget.left <= 0)
+  if (budget.truncated)
     session.notice(
       params.textDocument.uri,
       `Cairn: this file is very large; the outline shows its first ${MAX_SYMBOLS} symbols.`,
@@ -64,12 +68,15 @@ function childSymbols(
   node: YamlNode | null,
   kind: SymbolKind,
   depth: number,
-  budget: { left: number },
+  budget: { left: number; truncated: boolean },
 ): DocumentSymbol[] {
   if (depth <= 0 || !isMap(node)) return [];
   const symbols: DocumentSymbol[] = [];
   for (const pair of node.items as Pair[]) {
-    if (budget.left <= 0) break;
+    if (budget.left <= 0) {
+      budget.truncated = true;
+      break;
+    }
     const name = scalarString(pair.key);
     if (name === null) continue;
     const symbol = symbolFor(lines, pair, name, kind, budget);
@@ -141,10 +148,15 @@ export function foldingRanges(session: Session, params: FoldingRangeParams): Fol
   if (!state) return null;
   const ranges: FoldingRange[] = [];
   const lines = state.lines;
+  let truncated = false;
   const walk = (node: unknown, depth: number): void => {
-    if (ranges.length >= MAX_FOLDING || depth > 50) return;
+    if (depth > 50) return;
     if (isMap(node)) {
       for (const pair of node.items as Pair[]) {
+        if (ranges.length >= MAX_FOLDING) {
+          truncated = true;
+          return;
+        }
         const start = nodeStart(pair.key);
         const end = nodeEnd(pair.value);
         if (start !== undefined && end !== undefined) {
@@ -159,7 +171,7 @@ export function foldingRanges(session: Session, params: FoldingRangeParams): Fol
     }
   };
   walk(state.parsed?.root ?? null, 0);
-  if (ranges.length >= MAX_FOLDING)
+  if (truncated)
     session.notice(
       params.textDocument.uri,
       `Cairn: this file is very large; folding covers its first ${MAX_FOLDING} blocks.`,

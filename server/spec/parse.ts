@@ -4,7 +4,20 @@
 // edit only the segments whose text changed are parsed again, the others are shifted in place.
 // Documents that segmenting could misread (anchors, aliases, several documents, flow collections
 // at the top) are parsed whole, which is always correct, only slower.
-import { Alias, Document, isAlias, isMap, isPair, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap } from 'yaml';
+import {
+  Alias,
+  Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Pair,
+  parseDocument,
+  Scalar,
+  visit,
+  YAMLMap,
+} from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { fastParseMap } from './fastYaml';
 import { indentation } from './text';
@@ -50,6 +63,8 @@ const UNSAFE_FOR_SEGMENTS = /(?:^|[\s,[{])[&*][A-Za-z0-9_-]|<<\s*:|^(?:---|\.\.\
 
 /** Parses a spec document, reusing the segments of `previous` whose text did not change. */
 export function parseSpec(text: string, previous?: ParsedDocument): ParsedDocument {
+  const deep = tooDeep(text);
+  if (deep) return deep;
   const body = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const cuts = UNSAFE_FOR_SEGMENTS.test(text) ? null : segmentBoundaries(text, body);
   if (!cuts) return parseWhole(text);
@@ -288,6 +303,8 @@ function assemble(text: string, segments: Segment[]): ParsedDocument {
 
 /** Parses a document in one piece (data files, and documents that cannot be segmented). */
 export function parseWhole(text: string): ParsedDocument {
+  const deep = tooDeep(text);
+  if (deep) return deep;
   const fast = fastParseMap(text);
   if (fast !== null && fast.length > 0) {
     const root = new YAMLMap();
@@ -302,6 +319,62 @@ export function parseWhole(text: string): ParsedDocument {
       errors.push(syntaxProblem(text, warning.code, warning.message, warning.pos, 0));
   }
   return { text, root: (document.contents as YamlNode | null) ?? null, errors, document, segments: [] };
+}
+
+/** Nesting deeper than this is refused: the parsers recurse per level and would run out of stack. */
+export const MAX_NESTING = 400;
+
+/**
+ * A parse that reports the document as too deeply nested, or null when it is not. The depth is
+ * estimated from the stack of indentations, the `- ` entries that open a line and the open flow
+ * brackets, which over-counts only brackets inside quoted strings.
+ */
+function tooDeep(text: string): ParsedDocument | null {
+  const indents: number[] = [];
+  let flow = 0;
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    let column = start;
+    while (column < end && text.charCodeAt(column) === 32) column++;
+    const first = text.charCodeAt(column);
+    if (column < end && first !== 35 && first !== 13) {
+      const indent = column - start;
+      if (indent === 0) flow = 0;
+      while (indents.length > 0 && (indents[indents.length - 1] ?? 0) >= indent) indents.pop();
+      indents.push(indent);
+      let depth = indents.length + flow;
+      for (let at = column; at < end; at++) {
+        const code = text.charCodeAt(at);
+        if (code === 45 && at === column && (at + 1 === end || text.charCodeAt(at + 1) === 32)) {
+          depth++;
+          column = at + 2;
+        } else if (code === 91 || code === 123) {
+          flow++;
+          depth++;
+        } else if ((code === 93 || code === 125) && flow > 0) {
+          flow--;
+          depth--;
+        } else if (code === 35 && at > start && text.charCodeAt(at - 1) === 32) {
+          break;
+        } else if (code !== 32) {
+          column = -1;
+        }
+        if (depth > MAX_NESTING) {
+          const message = `This document nests more than ${MAX_NESTING} levels deep, which Cairn does not read: flatten the structure around here.`;
+          return {
+            text,
+            root: null,
+            errors: [{ code: 'TOO_DEEP', message, start: at, end }],
+            document: null,
+            segments: [],
+          };
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return null;
 }
 
 /** Rewrites a `yaml` error into a plain message whose range ends with the offending line. */
@@ -360,31 +433,63 @@ function plainSyntaxMessage(code: string, message: string): string {
   return first.endsWith('.') ? first : `${first}.`;
 }
 
-/** The plain JavaScript value of a node (keys as strings, aliases resolved). */
-export function nodeValue(node: unknown, document: Document | null = null, depth = 0): unknown {
+/** How many nodes `nodeValue` may visit: aliases can make a small document expand without bound. */
+const VALUE_BUDGET = 100_000;
+
+/** The plain JavaScript value of a node (keys as strings, aliases resolved, expansion bounded). */
+export function nodeValue(node: unknown, document: Document | null = null): unknown {
+  return valueOf(node, document, 0, { left: VALUE_BUDGET });
+}
+
+function valueOf(node: unknown, document: Document | null, depth: number, budget: { left: number }): unknown {
   if (node === null || node === undefined) return null;
-  if (depth > 200) return null;
+  if (depth > 200 || --budget.left < 0) return null;
   if (isScalar(node)) return node.value;
-  if (isAlias(node)) {
-    const target = document ? (node as Alias).resolve(document) : undefined;
-    return target ? nodeValue(target, document, depth + 1) : null;
-  }
+  if (isAlias(node)) return valueOf(resolveAlias(node as Alias, document), document, depth + 1, budget);
   if (isMap(node)) {
     const result: Record<string, unknown> = {};
     for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(nodeValue(pair.key, document, depth + 1));
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(valueOf(pair.key, document, depth + 1, budget));
       if (key === '<<') {
-        const merged = nodeValue(pair.value, document, depth + 1);
+        const merged = valueOf(pair.value, document, depth + 1, budget);
         const sources = Array.isArray(merged) ? merged : [merged];
         for (const source of sources) if (source && typeof source === 'object') Object.assign(result, source);
         continue;
       }
-      result[key] = nodeValue(pair.value, document, depth + 1);
+      result[key] = valueOf(pair.value, document, depth + 1, budget);
     }
     return result;
   }
-  if (isSeq(node)) return node.items.map((item) => nodeValue(item, document, depth + 1));
+  if (isSeq(node)) return node.items.map((item) => valueOf(item, document, depth + 1, budget));
   return null;
+}
+
+const aliasTargets = new WeakMap<Document, Map<Alias, YamlNode>>();
+
+/**
+ * The node an alias stands for: the last node before it with that anchor. Computed for all aliases of
+ * a document in one pass (the `yaml` package's own `resolve` walks the whole document per alias).
+ */
+export function resolveAlias(alias: Alias, document: Document | null): YamlNode | null {
+  if (!document) return null;
+  let targets = aliasTargets.get(document);
+  if (!targets) {
+    const found = new Map<Alias, YamlNode>();
+    const anchors = new Map<string, YamlNode>();
+    visit(document, {
+      Node: (_key, node) => {
+        if (isAlias(node)) {
+          const target = anchors.get(node.source);
+          if (target) found.set(node, target);
+        } else if (node.anchor) {
+          anchors.set(node.anchor, node as YamlNode);
+        }
+      },
+    });
+    aliasTargets.set(document, found);
+    targets = found;
+  }
+  return targets.get(alias) ?? null;
 }
 
 /** The start offset of a node, if it has a range. */

@@ -9,7 +9,11 @@
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Node as YamlNode, Pair, Scalar } from 'yaml';
 import type { AnchoredProblem } from './problems';
+import { resolveAlias } from './parse';
 import { closest, listNames } from './suggest';
+
+/** How many aliases one validation may follow. */
+const ALIAS_BUDGET = 1000;
 
 /** A JSON Schema object (or boolean schema), as loaded from schemas/. */
 export type JsonSchema = boolean | SchemaObject;
@@ -121,6 +125,8 @@ interface Context {
   document: Document | null;
   problems: AnchoredProblem[];
   depth: number;
+  /** How many more aliases may be followed. */
+  aliasBudget: number;
 }
 
 /** Validates `node` against `schema`; `keyNode` is the key it hangs under (for missing-key problems). */
@@ -131,7 +137,7 @@ export function validateNode(
   keyNode: YamlNode | null,
   document: Document | null = null,
 ): AnchoredProblem[] {
-  const context: Context = { resolver, document, problems: [], depth: 0 };
+  const context: Context = { resolver, document, problems: [], depth: 0, aliasBudget: ALIAS_BUDGET };
   check(node, schema, keyNode, context);
   return context.problems;
 }
@@ -182,9 +188,11 @@ function anchorOf(node: YamlNode | null, keyNode: YamlNode | null): { range?: [n
 function check(node: YamlNode | null, raw: JsonSchema, keyNode: YamlNode | null, context: Context): void {
   if (context.depth > 64) return;
   if (node !== null && isAlias(node)) {
-    const target = context.document ? node.resolve(context.document) : undefined;
+    // An alias is checked where it is used (the schema may differ from its anchor's), within a budget:
+    // aliases of aliases can stand for exponentially many nodes.
+    const target = context.aliasBudget-- > 0 ? resolveAlias(node, context.document) : null;
     if (!target) return;
-    node = target as YamlNode;
+    node = target;
   }
   const schema = context.resolver.deref(raw);
   if (schema === true) return;
