@@ -16,6 +16,9 @@ const common = {
   logLevel: 'info',
 };
 
+/** Native modules are loaded from node_modules at run time (server and CLI only, never the client). */
+const native = ['better-sqlite3', 'onnxruntime-node'];
+
 const bundles = [
   // The extension host bundle: `vscode` is provided by the editor at run time.
   { ...common, entryPoints: ['client/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
@@ -24,6 +27,7 @@ const bundles = [
     ...common,
     entryPoints: ['server/languageServer.ts'],
     outfile: 'dist/server/languageServer.js',
+    external: native,
     banner: { js: '#!/usr/bin/env node' },
   },
   // The command line.
@@ -31,6 +35,7 @@ const bundles = [
     ...common,
     entryPoints: ['server/cli/cairn.ts'],
     outfile: 'dist/cli/cairn.js',
+    external: native,
     banner: { js: '#!/usr/bin/env node' },
   },
 ];
