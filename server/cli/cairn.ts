@@ -1,136 +1,64 @@
-// The `cairn` command line. Commands arrive with the issues that build them; this one validates
-// specs with the same analysis the language server runs.
-//   cairn validate [PATH...] [--json]
-import * as fs from 'node:fs';
+// The `cairn` command line: a front end over the engine. Each command lives in commands/ and is
+// listed in COMMANDS; bad usage exits with 2, failed work with 1.
 import * as path from 'node:path';
-import { Analyzer } from '../spec/analyze';
-import type { Problem } from '../spec/problems';
-import { specKindOf } from '../spec/schemas';
-import { LineIndex } from '../spec/text';
-import { Workspace } from '../spec/workspace';
 import { version } from '../../package.json';
+import { takeFlag, takeOption, UsageError } from './args';
+import type { Command } from './args';
+import { validateCommand } from './commands/validate';
 
-const USAGE = `Usage: cairn <command> [options]
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+};
+
+function usage(): string {
+  const lines = Object.values(COMMANDS).flatMap((command) => command.usage.map((line) => `  ${line}`));
+  return `Usage: cairn <command> [options]
 
 Commands:
-  validate [PATH...] [--json]   Check pipeline, experiment and deployment specs (default: the whole
-                                workspace). Exit code 1 when any spec has an error.
+${lines.join('\n')}
   help                          Show this help.
 
-Options:
+Options for every command:
   --workspace DIR               The workspace root (default: the current directory).
+  --json                        Machine-readable output.
   --version                     Print the version.
 `;
-
-/** A problem with its file and 1-based line and column, as printed and as in --json. */
-interface Reported {
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  severity: Problem['severity'];
-  code: string;
-  message: string;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const args = [...argv];
-  if (args.includes('--version')) {
+  if (args[0] === '--version' || args[0] === 'version') {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  const command = args.shift();
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
-    return command ? 0 : 2;
+  const name = args.shift();
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
   }
-  const json = takeFlag(args, '--json');
-  const workspaceOption = takeOption(args, '--workspace');
-  if (workspaceOption === false) return usageError('--workspace needs a folder.');
-  const root = path.resolve(workspaceOption ?? process.cwd());
-  if (command !== 'validate') return usageError(`Unknown command '${command}'.`);
-  const unknown = args.find((arg) => arg.startsWith('-'));
-  if (unknown) return usageError(`Unknown option '${unknown}'.`);
-  return validate(root, args, json);
-}
-
-function validate(root: string, targets: string[], json: boolean): number {
-  const workspace = new Workspace(root);
-  const analyzer = new Analyzer(workspace);
-  let files: string[];
-  if (targets.length === 0) files = workspace.specs();
-  else {
-    files = [];
-    for (const target of targets) {
-      const absolutePath = path.resolve(target);
-      if (!fs.existsSync(absolutePath))
-        return usageError(
-          `${target}: no such file. Give a pipeline.yaml, dvc.yaml, *.experiment.yaml or *.deploy.yaml.`,
-        );
-      if (specKindOf(absolutePath) === null)
-        return usageError(
-          `${target}: not a Cairn spec. Cairn reads dvc.yaml, pipeline.yaml, *.pipeline.yaml, *.experiment.yaml, *.deploy.yaml and params.yaml.`,
-        );
-      files.push(absolutePath);
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`Unknown command '${name}'.`);
+    const json = takeFlag(args, '--json');
+    const root = path.resolve(takeOption(args, '--workspace') ?? process.cwd());
+    return await command.run({ root, json, args });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`cairn: ${error.message}\nRun 'cairn help' for usage.\n`);
+      return 2;
     }
+    throw error;
   }
-  const reported: Reported[] = [];
-  for (const file of files) {
-    const text = workspace.text(file) ?? '';
-    const lines = new LineIndex(text);
-    for (const problem of analyzer.diagnose(file)) {
-      const start = lines.position(problem.start);
-      const end = lines.position(problem.end);
-      reported.push({
-        file: path.relative(process.cwd(), file) || file,
-        line: start.line + 1,
-        column: start.character + 1,
-        endLine: end.line + 1,
-        endColumn: end.character + 1,
-        severity: problem.severity,
-        code: problem.code,
-        message: problem.message,
-      });
-    }
-  }
-  const errors = reported.filter((problem) => problem.severity === 'error').length;
-  if (json)
-    process.stdout.write(
-      `${JSON.stringify({ files: files.map((file) => path.relative(process.cwd(), file) || file), problems: reported, errors }, null, 2)}\n`,
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `cairn: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
-  else {
-    for (const problem of reported)
-      process.stdout.write(
-        `${problem.file}:${problem.line}:${problem.column}: ${problem.severity} [${problem.code}] ${problem.message}\n`,
-      );
-    const warnings = reported.length - errors;
-    process.stdout.write(
-      `${files.length} spec file${files.length === 1 ? '' : 's'} checked: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'} or note${warnings === 1 ? '' : 's'}.\n`,
-    );
-  }
-  return errors > 0 ? 1 : 0;
-}
-
-function takeFlag(args: string[], flag: string): boolean {
-  const index = args.indexOf(flag);
-  if (index === -1) return false;
-  args.splice(index, 1);
-  return true;
-}
-
-/** Removes `--name VALUE` from args; undefined when absent, false when the value is missing. */
-function takeOption(args: string[], name: string): string | undefined | false {
-  const index = args.indexOf(name);
-  if (index === -1) return undefined;
-  const value = args[index + 1];
-  args.splice(index, 2);
-  return value === undefined || value.startsWith('-') ? false : value;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`cairn: ${message}\nRun 'cairn help' for usage.\n`);
-  return 2;
-}
-
-process.exitCode = main(process.argv.slice(2));
+    process.exitCode = 1;
+  },
+);
