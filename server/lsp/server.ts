@@ -20,6 +20,7 @@ import { Workspace } from '../spec/workspace';
 import { statusNotification, statusRequest } from '../shared/protocol';
 import type { ServerStatus } from '../shared/protocol';
 import { codeActions } from './codeActions';
+import { codeLenses } from './codeLens';
 import { completion } from './completion';
 import { toDiagnostics } from './convert';
 import { hover } from './hover';
@@ -158,6 +159,7 @@ export function startServer(connection: Connection): void {
         referencesProvider: true,
         renameProvider: { prepareProvider: true },
         codeActionProvider: { codeActionKinds: ['quickfix'] },
+        codeLensProvider: { resolveProvider: false },
         documentSymbolProvider: true,
         workspaceSymbolProvider: true,
         foldingRangeProvider: true,
@@ -215,6 +217,7 @@ export function startServer(connection: Connection): void {
   connection.onPrepareRename(guard('preparing a rename', null, (params) => prepareRename(session, params)));
   connection.onRenameRequest(guard('renaming', null, (params) => rename(session, params)));
   connection.onCodeAction(guard('computing quick fixes', null, (params) => codeActions(session, params)));
+  connection.onCodeLens(guard('computing code lenses', null, (params) => codeLenses(session, params)));
   connection.onDocumentSymbol(guard('listing symbols', null, (params) => documentSymbols(session, params)));
   connection.onWorkspaceSymbol(guard('searching symbols', null, (params) => workspaceSymbols(session, params)));
   connection.onFoldingRanges(guard('computing folding ranges', null, (params) => foldingRanges(session, params)));
