@@ -4,10 +4,12 @@ import * as path from 'node:path';
 import { version } from '../../package.json';
 import { takeFlag, takeOption, UsageError } from './args';
 import type { Command } from './args';
+import { dataCommand } from './commands/data';
 import { validateCommand } from './commands/validate';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
+  data: dataCommand,
 };
 
 function usage(): string {
