@@ -38,6 +38,19 @@ const bundles = [
     external: native,
     banner: { js: '#!/usr/bin/env node' },
   },
+  // The lineage webview (DOM only, in the webview's sandbox); its CSS import becomes media/lineage.css.
+  // Always minified and without a source map: most of it is ELK, itself shipped minified, and a map
+  // in media/ would go into the .vsix.
+  {
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    minify: true,
+    sourcemap: false,
+    entryPoints: ['client/webview/lineage.ts'],
+    outfile: 'media/lineage.js',
+  },
 ];
 
 if (watch) {

@@ -48,4 +48,22 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   { files: ['server/cli/**/*.ts'], rules: { 'no-console': 'off' } },
+  {
+    // Webview code runs in the browser sandbox of a webview: DOM globals, no vscode, no Node.
+    files: ['client/webview/**/*.ts'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', getComputedStyle: 'readonly', MessageEvent: 'readonly' },
+    },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'vscode', message: 'Webview code runs in a browser: talk to the host through the contract.' },
+          ],
+          patterns: [{ group: ['node:*'], message: 'Webview code runs in a browser: no Node modules.' }],
+        },
+      ],
+    },
+  },
 );

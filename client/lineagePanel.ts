@@ -1,0 +1,149 @@
+// The lineage panel's host: asks `cairn lineage --json` for a graph and pushes it to the webview
+// (client/webview/lineage.ts, built into media/lineage.js). One panel, revealed again on each
+// request; the webview speaks only the messages of lineageContract.ts.
+import * as crypto from 'node:crypto';
+import * as vscode from 'vscode';
+import { cairnJson } from './runs';
+import type { HostMessage, LineageGraph, WebviewMessage } from './webview/lineageContract';
+
+/** What to show: the lineage of a file, or the whole workspace with a stage selected. */
+export interface LineageRequest {
+  folder: vscode.WorkspaceFolder;
+  /** Workspace-relative path ('/' separators) of a file; undefined for the whole workspace. */
+  path?: string;
+  /** A stage to select in the whole-workspace graph: its pipeline file and name. */
+  stage?: { file: string; name: string };
+}
+
+export class LineagePanel implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | null = null;
+  private request: LineageRequest | null = null;
+  private ready = false;
+  private last: HostMessage | null = null;
+  /** Only the newest request may post its answer. */
+  private generation = 0;
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  /** Shows the lineage for a request in the one panel (created on first use). */
+  async show(request: LineageRequest): Promise<void> {
+    this.request = request;
+    if (!this.panel) this.panel = this.createPanel();
+    else this.panel.reveal(undefined, false);
+    this.panel.title = `Lineage: ${titleOf(request)}`;
+    await this.load();
+  }
+
+  private createPanel(): vscode.WebviewPanel {
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const panel = vscode.window.createWebviewPanel('cairn.lineage', 'Lineage', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [media],
+    });
+    this.ready = false;
+    panel.webview.html = this.html(panel.webview, media);
+    panel.webview.onDidReceiveMessage((message: WebviewMessage) => this.receive(message));
+    panel.onDidDispose(() => {
+      this.panel = null;
+      this.ready = false;
+    });
+    return panel;
+  }
+
+  private async load(): Promise<void> {
+    const request = this.request;
+    if (!request) return;
+    const generation = ++this.generation;
+    const title = titleOf(request);
+    this.post({ type: 'loading', title });
+    const args = request.path ? ['lineage', request.path] : ['lineage', '--all'];
+    try {
+      const graph = await cairnJson<LineageGraph>(this.extensionUri, request.folder, args);
+      if (generation !== this.generation) return;
+      this.post({ type: 'setData', title, graph, selected: selectedNode(graph, request) });
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.post({ type: 'error', title, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private receive(message: WebviewMessage): void {
+    switch (message.type) {
+      case 'initialized':
+        this.ready = true;
+        if (this.last) void this.panel?.webview.postMessage(this.last);
+        break;
+      case 'refresh':
+        void this.load();
+        break;
+      case 'openFile': {
+        const folder = this.request?.folder;
+        if (!folder) return;
+        const uri = vscode.Uri.joinPath(folder.uri, ...message.path.split('/'));
+        void vscode.window
+          .showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside, preview: true })
+          .then(
+            undefined,
+            (error: unknown) =>
+              void vscode.window.showErrorMessage(`Cairn could not open ${message.path}: ${String(error)}`),
+          );
+        break;
+      }
+    }
+  }
+
+  /** Keeps the newest message for a webview that is not ready yet (it asks with `initialized`). */
+  private post(message: HostMessage): void {
+    this.last = message;
+    if (this.panel && this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  private html(webview: vscode.Webview, media: vscode.Uri): string {
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'lineage.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'lineage.css'));
+    const csp = [
+      "default-src 'none'",
+      `script-src 'nonce-${nonce}'`,
+      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+      `img-src ${webview.cspSource} data:`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}" nonce="${nonce}">
+<title>Lineage</title>
+</head>
+<body>
+<div id="app"></div>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+  }
+}
+
+function titleOf(request: LineageRequest): string {
+  if (request.path) return request.path;
+  if (request.stage) return `stage ${request.stage.name}`;
+  return 'workspace';
+}
+
+/**
+ * The node to select: the requested file, or the stage by its address (`name`, or
+ * `file:name` for a pipeline other than the root one), falling back to a stage with that label.
+ */
+function selectedNode(graph: LineageGraph, request: LineageRequest): string | null {
+  if (graph.target) return graph.target;
+  const stage = request.stage;
+  if (!stage) return null;
+  const ids = new Set(graph.nodes.map((node) => node.id));
+  for (const id of [`stage:${stage.file}:${stage.name}`, `stage:${stage.name}`]) if (ids.has(id)) return id;
+  return graph.nodes.find((node) => node.kind === 'stage' && node.label === stage.name)?.id ?? null;
+}
