@@ -4,12 +4,20 @@ import * as path from 'node:path';
 import { version } from '../../package.json';
 import { takeFlag, takeOption, UsageError } from './args';
 import type { Command } from './args';
+import { gcCommand } from './commands/gc';
+import { lineageCommand } from './commands/lineage';
+import { runCommand } from './commands/run';
+import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
 import { validateCommand } from './commands/validate';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   data: dataCommand,
+  run: runCommand,
+  status: statusCommand,
+  lineage: lineageCommand,
+  gc: gcCommand,
 };
 
 function usage(): string {

@@ -1,0 +1,125 @@
+// `cairn status`: per stage, up to date or changed and why, never run, running, failed or frozen,
+// with its last run. Reads the lock files and hashes through the stat cache, so an unchanged
+// workspace answers without reading file contents.
+import * as path from 'node:path';
+import { ContentCache } from './cache';
+import { decide } from './decide';
+import type { Decision } from './decide';
+import { Hasher } from './hash';
+import { lockPathFor, readLock } from './lockfile';
+import type { LockFile } from './lockfile';
+import { isAlive } from './processes';
+import { selectStages, topologicalOrder } from './runner';
+import { workspaceStages } from './stages';
+import { Store } from './store';
+import type { StageRunRow } from './store';
+
+export type StageState = 'up-to-date' | 'changed' | 'never-run' | 'running' | 'failed' | 'cancelled' | 'frozen';
+
+export interface StageStatusReport {
+  name: string;
+  address: string;
+  state: StageState;
+  reasons: string[];
+  line: number;
+  lastRun: {
+    runId: string;
+    status: string;
+    exitCode: number | null;
+    startedAt: number | null;
+    endedAt: number | null;
+    logPath: string | null;
+  } | null;
+}
+
+export interface PipelineStatusReport {
+  file: string;
+  stages: StageStatusReport[];
+}
+
+export async function pipelineStatus(root: string, pipelineFiles: string[] = []): Promise<PipelineStatusReport[]> {
+  const loaded = workspaceStages(root);
+  const stages =
+    pipelineFiles.length === 0
+      ? selectStages(loaded, {})
+      : pipelineFiles.flatMap((file) => selectStages(loaded, { pipelineFile: file }));
+  const order = topologicalOrder(stages, loaded.upstream);
+  const store = Store.open(root);
+  try {
+    const lastRuns = new Map<string, StageRunRow>();
+    for (const row of store.lastStageRuns()) lastRuns.set(row.stage, row);
+    const runsAlive = new Map<string, boolean>();
+    const runAlive = (runId: string): boolean => {
+      let alive = runsAlive.get(runId);
+      if (alive === undefined) {
+        const run = store.run(runId);
+        alive = !!run && run.status === 'running' && isAlive(run.pid);
+        runsAlive.set(runId, alive);
+      }
+      return alive;
+    };
+    const hasher = new Hasher(store);
+    const cache = new ContentCache(root);
+    const locks = new Map<string, LockFile>();
+    const decisions = new Map<string, Decision>();
+    const reports = new Map<string, PipelineStatusReport>();
+    for (const stage of order) {
+      const lockPath = lockPathFor(stage.pipelineFile);
+      let lock = locks.get(lockPath);
+      if (!lock) {
+        lock = readLock(lockPath);
+        locks.set(lockPath, lock);
+      }
+      const upstreamRunning = [...(loaded.upstream.get(stage.address) ?? [])].filter(
+        (address) => decisions.get(address)?.action === 'run',
+      );
+      const decision = await decide(stage, lock.stages[stage.name], {
+        hasher,
+        cache,
+        workspaceRoot: root,
+        force: false,
+        upstreamRunning,
+      });
+      decisions.set(stage.address, decision);
+      const last = lastRuns.get(stage.address) ?? null;
+      let state: StageState;
+      if (stage.frozen) state = 'frozen';
+      else if (last?.status === 'running' && runAlive(last.run_id)) state = 'running';
+      else if (decision.action === 'skip') state = 'up-to-date';
+      else if (!lock.stages[stage.name] && (!last || last.status === 'skipped')) state = 'never-run';
+      else if (last?.status === 'failed') state = 'failed';
+      else if (last?.status === 'cancelled' || (last?.status === 'running' && !runAlive(last.run_id)))
+        state = 'cancelled';
+      else state = 'changed';
+      const file = path.relative(root, stage.pipelineFile).split(path.sep).join('/');
+      let report = reports.get(file);
+      if (!report) {
+        report = { file, stages: [] };
+        reports.set(file, report);
+      }
+      report.stages.push({
+        name: stage.name,
+        address: stage.address,
+        state,
+        reasons: state === 'failed' && last?.reason ? [last.reason, ...decision.reasons] : decision.reasons,
+        line: stage.line,
+        lastRun: last
+          ? {
+              runId: last.run_id,
+              status: last.status,
+              exitCode: last.exit_code,
+              startedAt: last.started_at,
+              endedAt: last.ended_at,
+              logPath: last.log_path,
+            }
+          : null,
+      });
+    }
+    hasher.flush();
+    // Stages in file order, as the author wrote them.
+    for (const report of reports.values()) report.stages.sort((a, b) => a.line - b.line);
+    return [...reports.values()];
+  } finally {
+    store.close();
+  }
+}
