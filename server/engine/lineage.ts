@@ -83,11 +83,22 @@ function inputNode(edge: LineageEdgeRow): LineageNode {
   return fileNode(edge.name, edge.md5);
 }
 
+/** The latest edge that wrote a path: the path itself, or the out folder that holds it. */
+function producerOf(store: Store, name: string): LineageEdgeRow | undefined {
+  for (let candidate = name; candidate !== '.' && candidate !== ''; candidate = path.posix.dirname(candidate)) {
+    const found = store.lineageOf(candidate, 'out')[0];
+    if (found) return found;
+    if (!candidate.includes('/')) break;
+  }
+  return undefined;
+}
+
 /** The recorded lineage of a workspace-relative path: upstream to its sources, downstream to its consumers. */
 export function recordedLineage(store: Store, target: string): LineageGraph | null {
   const normalized = target.split(path.sep).join('/').replace(/^\.\//, '').replace(/\/$/, '');
   const builder = new GraphBuilder();
-  const producers = store.lineageOf(normalized, 'out');
+  const producer = producerOf(store, normalized);
+  const producers = producer ? [producer] : [];
   const consumers = store.lineageOf(normalized, 'in');
   if (producers.length === 0 && consumers.length === 0) return null;
   const targetId = builder.node(fileNode(normalized, producers[0]?.md5 ?? consumers[0]?.md5 ?? null));
@@ -105,7 +116,7 @@ export function recordedLineage(store: Store, target: string): LineageGraph | nu
   const up = (name: string, depth: number): void => {
     if (seenUp.has(name) || depth > 200) return;
     seenUp.add(name);
-    const producer = store.lineageOf(name, 'out')[0];
+    const producer = producerOf(store, name);
     if (!producer) return;
     const stageId = stageNode(producer);
     builder.edge(stageId, builder.node(fileNode(name, producer.md5)));
