@@ -6,7 +6,8 @@
 set -euo pipefail
 
 CODE_SERVER_VERSION="4.100.3"
-APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config ripgrep chromium)
+# g++, make and python3 build better-sqlite3 when its prebuilt binary cannot be downloaded (offline).
+APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config ripgrep chromium g++ make python3)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
