@@ -78,15 +78,7 @@ export class LineagePanel implements vscode.Disposable {
         break;
       case 'openFile': {
         const folder = this.request?.folder;
-        if (!folder) return;
-        const uri = vscode.Uri.joinPath(folder.uri, ...message.path.split('/'));
-        void vscode.window
-          .showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside, preview: true })
-          .then(
-            undefined,
-            (error: unknown) =>
-              void vscode.window.showErrorMessage(`Cairn could not open ${message.path}: ${String(error)}`),
-          );
+        if (folder) void openInEditor(vscode.Uri.joinPath(folder.uri, ...message.path.split('/')), message.line);
         break;
       }
     }
@@ -129,10 +121,31 @@ export class LineagePanel implements vscode.Disposable {
   }
 }
 
+/** Opens a file beside the panel (at a line), or reveals a folder (a directory out) in the Explorer. */
+async function openInEditor(uri: vscode.Uri, line: number | undefined): Promise<void> {
+  try {
+    const stat = await vscode.workspace.fs.stat(uri);
+    if (stat.type & vscode.FileType.Directory) {
+      await vscode.commands.executeCommand('revealInExplorer', uri);
+      return;
+    }
+    const selection = line === undefined ? undefined : new vscode.Range(line, 0, line, 0);
+    await vscode.window.showTextDocument(uri, {
+      viewColumn: vscode.ViewColumn.Beside,
+      preview: true,
+      ...(selection ? { selection } : {}),
+    });
+  } catch (error) {
+    void vscode.window.showErrorMessage(
+      `Cairn could not open ${vscode.workspace.asRelativePath(uri)}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
 function titleOf(request: LineageRequest): string {
   if (request.path) return request.path;
   if (request.stage) return `stage ${request.stage.name}`;
-  return 'workspace';
+  return 'the workspace';
 }
 
 /**

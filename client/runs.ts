@@ -355,7 +355,7 @@ export class Runs implements vscode.Disposable {
     }
     const failed = run.failures[0];
     if (failed) {
-      const tail = (failed.tail ?? []).filter((line) => line.trim()).slice(-TAIL_LINES);
+      const tail = tailSummary(failed.tail ?? []);
       const exitCode = failed.exitCode === null ? '' : ` with exit code ${failed.exitCode}`;
       const more = run.failures.length > 1 ? ` (${run.failures.length - 1} more stage(s) failed too)` : '';
       const message = `Cairn: stage '${failed.stage}' failed${exitCode}${more}.${tail.length ? ` Last lines: ${tail.join(' ⏎ ')}` : ''}`;
@@ -399,6 +399,17 @@ export function parseEvent(line: string): RunEvent | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The lines of a failed stage's log tail worth reading in a notification: the last line that names
+ * an error (a stack trace's message sits above its frames), then the last lines.
+ */
+export function tailSummary(tail: string[]): string[] {
+  const lines = tail.map((line) => line.trim()).filter((line) => line && !/^at\s/.test(line) && line !== '}');
+  const errorLine = [...lines].reverse().find((line) => /error|exception|traceback|failed/i.test(line));
+  const last = lines.slice(-TAIL_LINES);
+  return errorLine && !last.includes(errorLine) ? [errorLine, ...last.slice(1)] : last;
 }
 
 function formatDuration(milliseconds: number): string {

@@ -264,7 +264,9 @@ function detailsOf(node: LineageNode, upstreamCount: number): HTMLElement[] {
 }
 
 function open(node: LineageNode): void {
-  if (node.path) vscode.postMessage({ type: 'openFile', path: node.path });
+  const line = node.detail['line'];
+  if (node.path)
+    vscode.postMessage({ type: 'openFile', path: node.path, ...(typeof line === 'number' ? { line } : {}) });
   else selectNode(node.id);
 }
 

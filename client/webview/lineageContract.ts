@@ -64,6 +64,8 @@ export interface InitializedMessage {
 export interface OpenFileMessage {
   type: 'openFile';
   path: string;
+  /** 0-based line to reveal (a stage's key in its pipeline file). */
+  line?: number;
 }
 
 /** Sent by the webview's Refresh button: the host asks the CLI again. */

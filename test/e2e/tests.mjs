@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { short, waitUntil } from './lib/util.mjs';
+import { PIPELINE_TESTS } from './pipelines.mjs';
 
 /** Files the runner writes into the workspace copy before code-server starts. */
 export const EXTRA_FILES = {
@@ -161,4 +162,6 @@ export const TESTS = [
       await ctx.shot('status bar');
     },
   },
+  // Runs, the Pipelines view and lineage (they need `cairn run`, `status` and `lineage`).
+  ...PIPELINE_TESTS,
 ];
