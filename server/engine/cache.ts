@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compareCodePoints, dirMd5, inParallel } from './hash';
+import { dirMd5, inParallel, sortByRelpath } from './hash';
 import type { DirEntry, Hasher, OutHash } from './hash';
 import { stateDir } from './store';
 
@@ -168,7 +168,7 @@ export class ContentCache {
 }
 
 function manifestText(entries: readonly DirEntry[]): string {
-  const sorted = [...entries].sort((a, b) => compareCodePoints(a.relpath, b.relpath));
+  const sorted = sortByRelpath([...entries]);
   return JSON.stringify(sorted.map((entry) => ({ relpath: entry.relpath, md5: entry.md5, size: entry.size })));
 }
 

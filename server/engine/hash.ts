@@ -29,6 +29,8 @@ const READ_CHUNK = 4 * 1024 * 1024;
 const SMALL_FILE = 256 * 1024;
 /** How many files a directory walk hashes at once: enough to keep the disk and the thread pool busy. */
 const PARALLEL_FILES = 16;
+/** A directory walk stats this many entries between turns of the event loop. */
+const STATS_PER_TURN = 512;
 
 /** Streaming md5 of the raw bytes (DVC 3's `md5`). */
 export async function md5File(absPath: string): Promise<string> {
@@ -55,12 +57,25 @@ export function dirMd5(entries: readonly DirEntry[]): string {
  * every character outside printable ASCII escaped as `\uXXXX` (lowercase hex, UTF-16 units).
  */
 export function dirManifestJson(entries: readonly DirEntry[]): string {
-  const sorted = [...entries].sort((a, b) => compareCodePoints(a.relpath, b.relpath));
+  const sorted = sortByRelpath([...entries]);
   const items = sorted.map(
     (entry) => `{"md5": ${pythonJsonString(entry.md5)}, "relpath": ${pythonJsonString(entry.relpath)}}`,
   );
   return `[${items.join(', ')}]`;
 }
+
+/** Sorts entries in place by relpath in Python's order (the plain comparison when no name needs the slow one). */
+export function sortByRelpath<T extends { relpath: string }>(entries: T[]): T[] {
+  const needsCodePoints = entries.some((entry) => BEYOND_SURROGATES.test(entry.relpath));
+  return entries.sort(
+    needsCodePoints
+      ? (a, b) => compareCodePoints(a.relpath, b.relpath)
+      : (a, b) => (a.relpath < b.relpath ? -1 : a.relpath > b.relpath ? 1 : 0),
+  );
+}
+
+/** Characters from U+D800 up, the only ones where UTF-16 order and code-point order differ. */
+const BEYOND_SURROGATES = /[\ud800-\uffff]/;
 
 /** Python's string order (by code point), which differs from JavaScript's (by UTF-16 unit) above U+FFFF. */
 export function compareCodePoints(a: string, b: string): number {
@@ -80,6 +95,8 @@ function codePointRank(unit: number): number {
   return unit;
 }
 
+/** Printable ASCII other than the quote and the backslash: written as is. */
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const SHORT_ESCAPES: Record<number, string> = {
   0x22: '\\"',
   0x5c: '\\\\',
@@ -92,6 +109,7 @@ const SHORT_ESCAPES: Record<number, string> = {
 
 /** A JSON string as Python's json.dumps writes it with ensure_ascii (its default). */
 function pythonJsonString(text: string): string {
+  if (PLAIN_JSON.test(text)) return `"${text}"`;
   let out = '"';
   for (let index = 0; index < text.length; index++) {
     const unit = text.charCodeAt(index);
@@ -169,8 +187,15 @@ export class Hasher {
     const root = path.resolve(absPath);
     const files = await listFiles(root);
     const entries: DirEntry[] = [];
-    await inParallel(files, PARALLEL_FILES, async (file) => {
-      const full = path.join(root, ...file.relpath.split('/'));
+    const toRead: ListedFile[] = [];
+    // Stat-cache hits are answered on the spot; only the misses pay for a promise and a read.
+    for (const file of files) {
+      const hit = algorithm === 'md5' ? this.cached(path.join(root, file.relpath), file.stat) : undefined;
+      if (hit) entries.push({ relpath: file.relpath, md5: hit, size: Number(file.stat.size) });
+      else toRead.push(file);
+    }
+    await inParallel(toRead, PARALLEL_FILES, async (file) => {
+      const full = path.join(root, file.relpath);
       if (algorithm === 'md5-dos2unix') {
         this.filesRead++;
         entries.push({ relpath: file.relpath, md5: await legacyMd5File(full), size: Number(file.stat.size) });
@@ -178,7 +203,7 @@ export class Hasher {
         entries.push({ relpath: file.relpath, ...(await this.hashStatted(full, file.stat)) });
       }
     });
-    return entries.sort((a, b) => compareCodePoints(a.relpath, b.relpath));
+    return sortByRelpath(entries);
   }
 
   /** Writes the new and changed stat entries to the store in one transaction; no-op without a store. */
@@ -194,13 +219,22 @@ export class Hasher {
     return this.fresh.get(file) ?? this.volatile.get(file) ?? this.persisted.get(file);
   }
 
+  /** The remembered md5 of a file whose size, mtime and inode are those of `stat`. */
+  private cached(file: string, stat: BigIntStats): string | undefined {
+    const known = this.known(file);
+    const same =
+      known !== undefined &&
+      known.size === Number(stat.size) &&
+      known.mtimeNs === stat.mtimeNs.toString() &&
+      known.inode === stat.ino.toString();
+    return same ? known.md5 : undefined;
+  }
+
   private async hashStatted(file: string, stat: BigIntStats): Promise<{ md5: string; size: number }> {
     const size = Number(stat.size);
+    const hit = this.cached(file, stat);
+    if (hit) return { md5: hit, size };
     const key = { size, mtimeNs: stat.mtimeNs.toString(), inode: stat.ino.toString() };
-    const known = this.known(file);
-    if (known && known.size === key.size && known.mtimeNs === key.mtimeNs && known.inode === key.inode) {
-      return { md5: known.md5, size };
-    }
     const readStartedNs = BigInt(Date.now()) * 1_000_000n;
     this.filesRead++;
     const md5 = size <= SMALL_FILE ? await md5SmallFile(file) : await md5File(file);
@@ -262,13 +296,20 @@ interface ListedFile {
  */
 async function listFiles(root: string): Promise<ListedFile[]> {
   const files: ListedFile[] = [];
+  let sinceYield = 0;
   const walk = async (dir: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> => {
     const names = await fs.promises.readdir(dir);
     const subdirs: [string, string, Set<string>][] = [];
-    await inParallel(names, PARALLEL_FILES, async (name) => {
+    for (const name of names) {
+      // Synchronous stats are several times faster than a thread-pool round trip each; yielding
+      // every few hundred keeps the event loop (a language server's) responsive.
+      if (++sinceYield === STATS_PER_TURN) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const full = path.join(dir, name);
-      const stat = await statOrNull(full);
-      if (!stat) return;
+      const stat = statSyncOrNull(full);
+      if (!stat) continue;
       const relpath = prefix + name;
       if (stat.isFile()) {
         files.push({ relpath, stat });
@@ -276,12 +317,22 @@ async function listFiles(root: string): Promise<ListedFile[]> {
         const identity = `${stat.dev}:${stat.ino}`;
         if (!ancestors.has(identity)) subdirs.push([full, relpath + '/', new Set([...ancestors, identity])]);
       }
-    });
+    }
     for (const [full, relpath, chain] of subdirs) await walk(full, relpath, chain);
   };
   const rootStat = await fs.promises.stat(root, { bigint: true });
   await walk(root, '', new Set([`${rootStat.dev}:${rootStat.ino}`]));
   return files;
+}
+
+function statSyncOrNull(file: string): BigIntStats | null {
+  try {
+    return fs.statSync(file, { bigint: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return null;
+    throw error;
+  }
 }
 
 /**
