@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { ContentCache } from './cache';
 import { legacyMd5File } from './hash';
-import type { Hasher, OutHash } from './hash';
+import type { OutHash } from './hash';
 import type { LockEntry, StageLock } from './lockfile';
 import type { RunnableStage } from './stages';
 
@@ -19,7 +19,8 @@ export interface Decision {
 }
 
 export interface DecideOptions {
-  hasher: Hasher;
+  /** The hash of a file or folder now (null when missing): a Hasher, or a memo of one for a plan. */
+  hashPath: (absolutePath: string) => Promise<OutHash | null>;
   cache: ContentCache;
   workspaceRoot: string;
   force: boolean;
@@ -49,7 +50,7 @@ export async function decide(
   for (const dep of stage.deps) {
     const entry = findEntry(locked.deps, lockPathOf(stage, options.workspaceRoot, dep));
     const absolute = path.join(options.workspaceRoot, dep);
-    const hash = await options.hasher.hashPath(absolute);
+    const hash = await options.hashPath(absolute);
     if (!hash) reasons.push(`dep ${dep} is missing`);
     else if (!entry) reasons.push(`dep ${dep} is new`);
     else if (!(await sameContent(entry, hash, absolute))) reasons.push(`dep ${dep} changed`);
@@ -79,7 +80,7 @@ export async function decide(
       continue;
     }
     if (out.persist) continue;
-    const hash = await options.hasher.hashPath(path.join(options.workspaceRoot, out.path));
+    const hash = await options.hashPath(path.join(options.workspaceRoot, out.path));
     if (hash && hash.md5 === entry.md5) continue;
     const what = hash ? 'was modified' : 'is missing';
     if (out.cache && options.cache.has(outHashOf(entry))) {

@@ -10,7 +10,7 @@ import { ContentCache } from './cache';
 import { decide, findEntry, lockPathOf, normalizeCmd, outHashOf } from './decide';
 import type { Decision, StageAction } from './decide';
 import { codeVersion } from './git';
-import { Hasher } from './hash';
+import { Hasher, inParallel } from './hash';
 import type { OutHash } from './hash';
 import { lockPathFor, readLock, writeLockStage } from './lockfile';
 import type { LockEntry, LockFile, StageLock } from './lockfile';
@@ -97,7 +97,10 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       }
       return lock.stages[stage.name];
     };
-    // The plan: what each stage would do if everything upstream went as planned.
+    // The plan: what each stage would do if everything upstream went as planned. Every path is
+    // hashed once, all of them concurrently, before the stages are compared in order.
+    const memo = memoizedHashes(hasher);
+    await prefetch(order, options.root, memo);
     const planned = new Map<string, Decision>();
     for (const stage of order) {
       const upstreamRunning = [...(loaded.upstream.get(stage.address) ?? [])].filter(
@@ -106,7 +109,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       planned.set(
         stage.address,
         await decide(stage, lockOf(stage), {
-          hasher,
+          hashPath: memo,
           cache,
           workspaceRoot: options.root,
           force: options.force === true,
@@ -151,7 +154,13 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       signal: options.signal ?? new AbortController().signal,
       force: options.force === true,
       lockOf,
-      invalidateLock: (stage) => locks.delete(lockPathFor(stage.pipelineFile)),
+      recordLock: (stage, lock) => {
+        // The file was just written with this entry; keep the parsed copy in step instead of rereading it.
+        const file = lockPathFor(stage.pipelineFile);
+        const cached = locks.get(file) ?? readLock(file);
+        cached.stages[stage.name] = lock;
+        locks.set(file, cached);
+      },
       codeCommit: code.commit,
     };
     const statuses = await schedule(order, loaded.upstream, context, options);
@@ -170,6 +179,31 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     store.close();
     release();
   }
+}
+
+/** Hashes each path once: for a plan, where nothing changes between the questions. */
+export function memoizedHashes(hasher: Hasher): (absolute: string) => Promise<OutHash | null> {
+  const known = new Map<string, Promise<OutHash | null>>();
+  return (absolute) => {
+    let hash = known.get(absolute);
+    if (!hash) {
+      hash = hasher.hashPath(absolute);
+      known.set(absolute, hash);
+    }
+    return hash;
+  };
+}
+
+/** Starts hashing every dep and out of the stages, a few at a time, so the plan finds them ready. */
+export async function prefetch(
+  stages: RunnableStage[],
+  root: string,
+  hashPath: (absolute: string) => Promise<OutHash | null>,
+): Promise<void> {
+  const paths = [...new Set(stages.flatMap((stage) => [...stage.deps, ...stage.outs.map((out) => out.path)]))];
+  await inParallel(paths, 32, async (relative) => {
+    await hashPath(path.join(root, relative));
+  });
 }
 
 /** The stages a run covers: the targets with their upstream (or downstream), or the whole pipeline. */
@@ -259,7 +293,7 @@ interface StageContext {
   signal: AbortSignal;
   force: boolean;
   lockOf: (stage: RunnableStage) => StageLock | undefined;
-  invalidateLock: (stage: RunnableStage) => void;
+  recordLock: (stage: RunnableStage, lock: StageLock) => void;
   codeCommit: string | null;
 }
 
@@ -319,7 +353,7 @@ async function schedule(
 async function runStage(stage: RunnableStage, upstreamRan: string[], context: StageContext): Promise<StageStatus> {
   const started = Date.now();
   const decision = await decide(stage, context.lockOf(stage), {
-    hasher: context.hasher,
+    hashPath: (absolute) => context.hasher.hashPath(absolute),
     cache: context.cache,
     workspaceRoot: context.root,
     force: context.force,
@@ -373,7 +407,7 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
       const candidate: StageLock = { cmd: stage.cmd, deps, ...paramsPart(stage), outs: cached };
       if (await restoreOuts(stage, candidate, context)) {
         writeLockStage(lockPathFor(stage.pipelineFile), stage.name, candidate);
-        context.invalidateLock(stage);
+        context.recordLock(stage, candidate);
         const reason = `${reasons.join('; ') || 'changed'}; the same inputs ran before, outs restored from the run cache`;
         recordStage(context, stage, 'restored', reason, started, null, null);
         recordLineage(context, stage, candidate);
@@ -499,7 +533,7 @@ async function completeStage(stage: RunnableStage, context: StageContext): Promi
   }
   const lock: StageLock = { cmd: stage.cmd, deps, ...paramsPart(stage), outs };
   writeLockStage(lockPathFor(stage.pipelineFile), stage.name, lock);
-  context.invalidateLock(stage);
+  context.recordLock(stage, lock);
   if (!stage.alwaysChanged) writeRunCache(context.root, runCacheKey(stage, deps), outs);
   return lock;
 }

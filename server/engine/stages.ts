@@ -8,6 +8,7 @@ import { findInterpolations, lookup } from '../spec/interpolate';
 import type { Scope } from '../spec/interpolate';
 import { mapGet, nodeValue, scalarString } from '../spec/parse';
 import type { PipelineModel, StageInstance } from '../spec/pipeline';
+import { LineIndex } from '../spec/text';
 import { escapesWorkspace, joinPath, Workspace } from '../spec/workspace';
 
 export interface StageOut {
@@ -71,7 +72,7 @@ export function workspaceStages(root: string): WorkspaceStages {
       if (problem.severity === 'error')
         problems.push({
           file: model.file,
-          line: countLines(model.parsed.text, problem.start) + 1,
+          line: countLines(model.parsed, problem.start) + 1,
           message: problem.message,
         });
     }
@@ -108,9 +109,8 @@ function runnableStage(
   problems: StageProblem[],
 ): RunnableStage | null {
   const definition = instance.definition;
-  const text = model.parsed.text;
   const keyStart = definition.keyNode.range?.[0] ?? 0;
-  const line = countLines(text, keyStart);
+  const line = countLines(model.parsed, keyStart);
   const fail = (message: string): null => {
     problems.push({ file: model.file, line: line + 1, message: `Stage '${instance.name}': ${message}` });
     return null;
@@ -173,10 +173,16 @@ function runnableStage(
   };
 }
 
-function countLines(text: string, offset: number): number {
-  let lines = 0;
-  for (let index = text.indexOf('\n'); index !== -1 && index < offset; index = text.indexOf('\n', index + 1)) lines++;
-  return lines;
+const lineIndexes = new WeakMap<object, LineIndex>();
+
+/** The 0-based line of an offset in a parsed file's text (one line index per parse). */
+function countLines(parsed: { text: string }, offset: number): number {
+  let index = lineIndexes.get(parsed);
+  if (!index) {
+    index = new LineIndex(parsed.text);
+    lineIndexes.set(parsed, index);
+  }
+  return index.lineOf(offset);
 }
 
 /** Characters that need no quoting in a POSIX shell word. */

@@ -9,7 +9,7 @@ import { Hasher } from './hash';
 import { lockPathFor, readLock } from './lockfile';
 import type { LockFile } from './lockfile';
 import { isAlive } from './processes';
-import { selectStages, topologicalOrder } from './runner';
+import { memoizedHashes, prefetch, selectStages, topologicalOrder } from './runner';
 import { workspaceStages } from './stages';
 import { Store } from './store';
 import type { StageRunRow } from './store';
@@ -60,6 +60,8 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
     };
     const hasher = new Hasher(store);
     const cache = new ContentCache(root);
+    const hashPath = memoizedHashes(hasher);
+    await prefetch(order, root, hashPath);
     const locks = new Map<string, LockFile>();
     const decisions = new Map<string, Decision>();
     const reports = new Map<string, PipelineStatusReport>();
@@ -74,7 +76,7 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
         (address) => decisions.get(address)?.action === 'run',
       );
       const decision = await decide(stage, lock.stages[stage.name], {
-        hasher,
+        hashPath,
         cache,
         workspaceRoot: root,
         force: false,
