@@ -63,24 +63,34 @@ export const PIPELINE_TESTS = [
       await wb.openFile('pipeline.yaml');
       await wb.revealText(`  ${STAGE}:`);
       // The lens of a stage sits just above its key line; both are read on every try, since the
-      // editor may still be scrolling or the lenses still arriving.
-      const lens = await waitUntil(
-        async () => {
-          const stageKey = await wb.textRect(`${STAGE}:`);
-          if (!stageKey) return null;
-          const above = (await codeLenses(wb.page)).filter(
-            (candidate) => candidate.text === 'Run stage' && candidate.y < stageKey.y && stageKey.y - candidate.y < 40,
-          );
-          return above[0] ?? null;
-        },
-        { timeout: SLOW, interval: 500, message: `a "Run stage" code lens above "${STAGE}:"` },
-      ).catch(async (error) => {
-        await ctx.shot('no code lens');
-        throw new Error(`${error.message}; lenses: ${short((await codeLenses(wb.page)).map((l) => l.text))}`);
-      });
-      await ctx.shot('code lenses shown');
-      await wb.page.mouse.click(lens.x + lens.width / 2, lens.y + lens.height / 2);
-      await delay(300);
+      // editor may still be scrolling or the lenses still arriving. A click on a lens that VS Code
+      // has just replaced (the lenses are asked again after files change) ends in "Actual command
+      // not found": then the fresh lens is clicked again, as a user would.
+      for (let attempt = 1; ; attempt++) {
+        const lens = await waitUntil(
+          async () => {
+            const stageKey = await wb.textRect(`${STAGE}:`);
+            if (!stageKey) return null;
+            const above = (await codeLenses(wb.page)).filter(
+              (candidate) =>
+                candidate.text === 'Run stage' && candidate.y < stageKey.y && stageKey.y - candidate.y < 40,
+            );
+            return above[0] ?? null;
+          },
+          { timeout: SLOW, interval: 500, message: `a "Run stage" code lens above "${STAGE}:"` },
+        ).catch(async (error) => {
+          await ctx.shot('no code lens');
+          throw new Error(`${error.message}; lenses: ${short((await codeLenses(wb.page)).map((l) => l.text))}`);
+        });
+        if (attempt === 1) await ctx.shot('code lenses shown');
+        await wb.page.mouse.click(lens.x + lens.width / 2, lens.y + lens.height / 2);
+        await delay(1500);
+        const toasts = await wb.page.locator('.notifications-toasts .notification-toast').allTextContents();
+        if (!toasts.some((toast) => toast.includes('Actual command not found')) || attempt === 3) break;
+        ctx.note(`the lens click hit a replaced lens (attempt ${attempt}); clicking again`);
+        await wb.page.keyboard.press('Escape');
+        await delay(1000);
+      }
       await ctx.shot('clicked Run stage');
 
       await runCommandContaining(wb, 'Focus on Pipelines View');
