@@ -161,7 +161,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         cached.stages[stage.name] = lock;
         locks.set(file, cached);
       },
-      codeCommit: code.commit,
+      // The code version as lineage records it: the commit, marked when the tree had changes.
+      codeCommit: code.commit && (code.dirty ? `${code.commit}+dirty` : code.commit),
     };
     const statuses = await schedule(order, loaded.upstream, context, options);
     const counts: Partial<Record<StageStatus, number>> = {};
