@@ -71,15 +71,18 @@ function inputNode(edge: LineageEdgeRow): LineageNode {
       md5: null,
       detail: { value: edge.md5 },
     };
-  if (edge.kind === 'code')
+  if (edge.kind === 'code') {
+    // Recorded as the commit, with `+dirty` when the work tree had uncommitted changes.
+    const [commit = '', dirty] = (edge.md5 ?? '').split('+');
     return {
-      id: 'code:git',
+      id: `code:git:${edge.md5 ?? ''}`,
       kind: 'code',
-      label: `git ${edge.md5?.slice(0, 10) ?? ''}`,
+      label: `git ${commit.slice(0, 10)}${dirty ? ' (uncommitted changes)' : ''}`,
       path: null,
       md5: null,
-      detail: { commit: edge.md5 },
+      detail: { commit, dirty: dirty === 'dirty' },
     };
+  }
   return fileNode(edge.name, edge.md5);
 }
 
