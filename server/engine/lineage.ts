@@ -152,6 +152,30 @@ export function recordedLineage(store: Store, target: string): LineageGraph | nu
   return builder.build(targetId);
 }
 
+/**
+ * The lineage of an imported dataset version: the version, the source it was imported from and,
+ * when a stage produced that source, everything upstream of it.
+ */
+export function datasetLineage(store: Store, dataset: string, version: number): LineageGraph | null {
+  const row = store.datasetVersion(dataset, version);
+  if (!row) return null;
+  const source = row.source.replace(/^[a-z]+:/, '');
+  const upstream = recordedLineage(store, source);
+  const builder = new GraphBuilder();
+  for (const node of upstream?.nodes ?? []) builder.node(node);
+  for (const edge of upstream?.edges ?? []) builder.edge(edge.from, edge.to);
+  const id = builder.node({
+    id: `dataset:${dataset}@${version}`,
+    kind: 'dataset',
+    label: `${dataset} v${version}`,
+    path: row.path,
+    md5: row.md5,
+    detail: { rows: row.rows, size: row.size, source: row.source, created: new Date(row.created_at).toISOString() },
+  });
+  builder.edge(builder.node(fileNode(source, null)), id);
+  return builder.build(id);
+}
+
 /** The graph the specs declare (stages, their deps and outs), with hashes from the lock files. */
 export function declaredLineage(root: string): LineageGraph {
   const loaded = workspaceStages(root);

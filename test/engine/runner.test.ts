@@ -279,6 +279,47 @@ stages:
     assert.match(read(root, 'dvc.lock'), new RegExp(md5('changed\n')));
   });
 
+  it('gc removes cached outs that no lock file refers to and keeps the rest', () => {
+    const root = workspace(CHAIN);
+    assert.equal(cairn(root, 'run').code, 0);
+    fs.writeFileSync(path.join(root, 'params.yaml'), 'prepare:\n  factor: 2\ntrain:\n  lr: 0.9\n');
+    assert.equal(cairn(root, 'run').code, 0);
+    const gc = JSON.parse(cairn(root, 'gc', '--json').stdout) as { removedObjects: number };
+    assert.equal(gc.removedObjects, 1, 'the model of lr 0.5 is no longer referenced');
+    fs.rmSync(path.join(root, 'models/model.txt'));
+    fs.rmSync(path.join(root, 'data/prepared.txt'));
+    assert.deepEqual(ended(cairn(root, 'run', '--json')), {
+      prepare: 'restored',
+      train: 'restored',
+      report: 'skipped',
+    });
+  });
+
+  it('traces an imported dataset version back to the stage that made its source', () => {
+    const root = workspace({
+      'pipeline.yaml': `datasets:
+  people:
+    source:
+      type: csv
+      path: data/people.csv
+stages:
+  make:
+    cmd: mkdir -p data && printf 'name,age\\nada,36\\n' > data/people.csv
+    outs: [data/people.csv]
+`,
+    });
+    assert.equal(cairn(root, 'run').code, 0);
+    const imported = cairn(root, 'data', 'import');
+    assert.equal(imported.code, 0, imported.stderr);
+    const graph = JSON.parse(cairn(root, 'lineage', 'people@1', '--json').stdout) as {
+      target: string;
+      edges: { from: string; to: string }[];
+    };
+    assert.equal(graph.target, 'dataset:people@1');
+    assert.ok(graph.edges.some((edge) => edge.from === 'file:data/people.csv' && edge.to === 'dataset:people@1'));
+    assert.ok(graph.edges.some((edge) => edge.from === 'stage:make' && edge.to === 'file:data/people.csv'));
+  });
+
   it('records lineage: a file traces back to its stage, inputs, params and code version', () => {
     const root = workspace(CHAIN);
     spawnSync('git', ['init', '-q'], { cwd: root });
@@ -378,6 +419,26 @@ describe('cairn run, interrupted', function () {
     );
     const rerun = cairn(root, 'run', '--json');
     assert.deepEqual(ended(rerun), { quick: 'skipped', slow: 'succeeded' });
+  });
+
+  it('with --wait, a second run waits for the first and then finds the work done', async () => {
+    const root = workspace({
+      'pipeline.yaml': 'stages:\n  slowish:\n    cmd: sleep 1 && echo done > out.txt\n    outs: [out.txt]\n',
+    });
+    const first = spawn(process.execPath, [CLI, 'run'], { cwd: root, stdio: 'ignore' });
+    const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
+    for (let waited = 0; !fs.existsSync(path.join(root, '.cairn', 'run.lock')) && waited < 10000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = spawn(process.execPath, [CLI, 'run', '--wait', '--json'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const secondExit = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+    assert.equal(await firstExit, 0);
+    assert.equal(secondExit, 0);
+    assert.match(output, /"stage":"slowish","status":"skipped"/);
   });
 
   it('refuses a second run while one is going, and recovers after the first is killed with -9', async () => {

@@ -3,7 +3,7 @@
 // FILE` exports every recorded stage run as OpenLineage run events (JSON Lines).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { declaredLineage, openLineageEvents, recordedLineage } from '../../engine/lineage';
+import { datasetLineage, declaredLineage, openLineageEvents, recordedLineage } from '../../engine/lineage';
 import type { LineageGraph } from '../../engine/lineage';
 import { PipelineError } from '../../engine/runner';
 import { Store } from '../../engine/store';
@@ -12,7 +12,7 @@ import type { Command } from '../args';
 
 export const lineageCommand: Command = {
   usage: [
-    'lineage PATH | --all | --openlineage FILE',
+    'lineage PATH | NAME@VERSION | --all | --openlineage FILE',
     '                              Trace a file to the data, params and code that made it, and its consumers.',
   ],
   run({ root, json, args }) {
@@ -40,7 +40,24 @@ export const lineageCommand: Command = {
       }
     } else {
       const target = args[0];
-      if (target === undefined) throw new UsageError('Give a path (or --all for the whole pipeline graph).');
+      if (target === undefined)
+        throw new UsageError('Give a path, a dataset version NAME@N, or --all for the whole graph.');
+      const version = /^([\w.-]+)@(\d+)$/.exec(target);
+      if (version && !fs.existsSync(path.resolve(target))) {
+        const store = Store.open(root);
+        try {
+          graph = datasetLineage(store, version[1] ?? '', Number(version[2]));
+        } finally {
+          store.close();
+        }
+        if (!graph) {
+          process.stderr.write(`cairn: no dataset version ${target}: see cairn data versions ${version[1] ?? ''}.\n`);
+          return 1;
+        }
+        if (json) process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
+        else printTree(graph);
+        return 0;
+      }
       const relative = path.relative(root, path.resolve(target)).split(path.sep).join('/');
       if (relative.startsWith('..')) throw new UsageError(`${target} is outside the workspace ${root}.`);
       const store = Store.open(root);
