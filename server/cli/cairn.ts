@@ -61,6 +61,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// When whoever reads our output goes away (`| head`, an editor window reloading), the work goes on
+// and is recorded in the store; only the writing stops.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

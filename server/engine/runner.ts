@@ -212,13 +212,24 @@ export function selectStages(
   loaded: WorkspaceStages,
   options: Pick<RunOptions, 'pipelineFile' | 'targets' | 'downstream'>,
 ): RunnableStage[] {
-  if (loaded.problems.length > 0) {
-    const first = loaded.problems[0];
+  const selected = chooseStages(loaded, options);
+  // Problems block a run only in the pipeline files it touches; a broken file elsewhere does not.
+  const files = new Set(selected.map((stage) => stage.pipelineFile));
+  if (options.pipelineFile) files.add(options.pipelineFile);
+  const everything = !options.pipelineFile && (options.targets ?? []).length === 0;
+  const blocking = loaded.problems.filter((problem) => everything || files.has(problem.file));
+  if (blocking.length > 0)
     throw new PipelineError(
-      loaded.problems.map((problem) => `${problem.file}:${problem.line}: ${problem.message}`).join('\n') +
-        (first ? '\nFix the pipeline (cairn validate shows every problem) and run again.' : ''),
+      `${blocking.map((problem) => `${problem.file}:${problem.line}: ${problem.message}`).join('\n')}\nFix the pipeline (cairn validate shows every problem) and run again.`,
     );
-  }
+  return selected;
+}
+
+/** The stages a selection names, whatever problems the pipelines have. */
+export function chooseStages(
+  loaded: WorkspaceStages,
+  options: Pick<RunOptions, 'pipelineFile' | 'targets' | 'downstream'>,
+): RunnableStage[] {
   const inFile = options.pipelineFile
     ? loaded.stages.filter((stage) => stage.pipelineFile === options.pipelineFile)
     : loaded.stages;

@@ -80,7 +80,9 @@ export function workspaceStages(root: string): WorkspaceStages {
   const byInstance = new Map<StageInstance, RunnableStage>();
   for (const model of models) {
     for (const instance of model.instances) {
-      const stage = runnableStage(workspace, model, instance, problems);
+      // A file the analysis already reported says it better than the stage it breaks.
+      const reported = problems.some((problem) => problem.file === model.file);
+      const stage = runnableStage(workspace, model, instance, reported ? [] : problems);
       if (stage) byInstance.set(instance, stage);
     }
   }

@@ -9,7 +9,7 @@ import { Hasher } from './hash';
 import { lockPathFor, readLock } from './lockfile';
 import type { LockFile } from './lockfile';
 import { isAlive } from './processes';
-import { memoizedHashes, prefetch, selectStages, topologicalOrder } from './runner';
+import { chooseStages, memoizedHashes, prefetch, topologicalOrder } from './runner';
 import { workspaceStages } from './stages';
 import { Store } from './store';
 import type { StageRunRow } from './store';
@@ -34,6 +34,8 @@ export interface StageStatusReport {
 
 export interface PipelineStatusReport {
   file: string;
+  /** Problems that keep the file's stages from running ("line 12: ..."), as `cairn validate` reports them. */
+  problems: string[];
   stages: StageStatusReport[];
 }
 
@@ -41,8 +43,8 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
   const loaded = workspaceStages(root);
   const stages =
     pipelineFiles.length === 0
-      ? selectStages(loaded, {})
-      : pipelineFiles.flatMap((file) => selectStages(loaded, { pipelineFile: file }));
+      ? chooseStages(loaded, {})
+      : pipelineFiles.flatMap((file) => chooseStages(loaded, { pipelineFile: file }));
   const order = topologicalOrder(stages, loaded.upstream);
   const store = Store.open(root);
   try {
@@ -65,6 +67,19 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
     const locks = new Map<string, LockFile>();
     const decisions = new Map<string, Decision>();
     const reports = new Map<string, PipelineStatusReport>();
+    const reportOf = (pipelineFile: string): PipelineStatusReport => {
+      const file = path.relative(root, pipelineFile).split(path.sep).join('/');
+      let report = reports.get(file);
+      if (!report) {
+        report = { file, problems: [], stages: [] };
+        reports.set(file, report);
+      }
+      return report;
+    };
+    for (const problem of loaded.problems) {
+      if (pipelineFiles.length > 0 && !pipelineFiles.includes(problem.file)) continue;
+      reportOf(problem.file).problems.push(`line ${problem.line}: ${problem.message}`);
+    }
     for (const stage of order) {
       const lockPath = lockPathFor(stage.pipelineFile);
       let lock = locks.get(lockPath);
@@ -93,12 +108,7 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
       else if (last?.status === 'cancelled' || (last?.status === 'running' && !runAlive(last.run_id)))
         state = 'cancelled';
       else state = 'changed';
-      const file = path.relative(root, stage.pipelineFile).split(path.sep).join('/');
-      let report = reports.get(file);
-      if (!report) {
-        report = { file, stages: [] };
-        reports.set(file, report);
-      }
+      const report = reportOf(stage.pipelineFile);
       report.stages.push({
         name: stage.name,
         address: stage.address,

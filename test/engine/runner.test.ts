@@ -441,6 +441,20 @@ describe('cairn run, interrupted', function () {
     assert.match(output, /"stage":"slowish","status":"skipped"/);
   });
 
+  it('keeps running and records the result when its reader goes away (an editor reload)', async () => {
+    const root = workspace({
+      'pipeline.yaml':
+        'stages:\n  chatty:\n    cmd: for i in 1 2 3 4 5 6; do echo line $i; sleep 0.1; done; echo done > out.txt\n    outs: [out.txt]\n',
+    });
+    const child = spawn(process.execPath, [CLI, 'run', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    assert.equal(await exited, 0);
+    assert.equal(read(root, 'out.txt'), 'done\n');
+    assert.deepEqual(ended(cairn(root, 'run', '--json')), { chatty: 'skipped' });
+  });
+
   it('refuses a second run while one is going, and recovers after the first is killed with -9', async () => {
     const root = workspace(SLOW);
     const run = startRun(root);

@@ -38,6 +38,7 @@ export const statusCommand: Command = {
     }
     for (const report of reports) {
       process.stdout.write(`${report.file}\n`);
+      for (const problem of report.problems) process.stdout.write(`  error   ${problem}\n`);
       for (const stage of report.stages) {
         const why = stage.reasons.length > 0 ? `: ${stage.reasons.join('; ')}` : '';
         process.stdout.write(`  ${SYMBOLS[stage.state] ?? stage.state} ${stage.name}${why}\n`);
