@@ -28,7 +28,7 @@ export interface StageStatus {
 
 /** `cairn status --json`. */
 export interface WorkspaceStatus {
-  pipelines: { file: string; stages: StageStatus[] }[];
+  pipelines: { file: string; problems?: string[]; stages: StageStatus[] }[];
 }
 
 export interface PipelineNode {
@@ -37,6 +37,8 @@ export interface PipelineNode {
   /** Workspace-relative, '/' separators. */
   file: string;
   uri: vscode.Uri;
+  /** What keeps the file from running ("line 12: ..."); shown on the pipeline's item. */
+  problems: string[];
   stages: StageStatus[];
 }
 
@@ -142,6 +144,11 @@ export class PipelinesView implements vscode.TreeDataProvider<PipelineTreeNode>,
       item.description = `${(vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${node.folder.name} · ` : ''}${
         stale ? `${stale} of ${node.stages.length} to run` : 'up to date'
       }`;
+      if (node.problems.length > 0) {
+        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+        item.description = `${node.problems.length} problem${node.problems.length === 1 ? '' : 's'}: fix before running`;
+        item.tooltip = node.problems.join('\n');
+      }
       item.contextValue = 'cairn.pipeline';
       item.command = { command: 'vscode.open', title: 'Open Pipeline', arguments: [node.uri] };
       return item;
@@ -192,6 +199,7 @@ export class PipelinesView implements vscode.TreeDataProvider<PipelineTreeNode>,
           folder,
           file: pipeline.file,
           uri: vscode.Uri.joinPath(folder.uri, ...pipeline.file.split('/')),
+          problems: pipeline.problems ?? [],
           stages: pipeline.stages,
         })),
       );
