@@ -5,30 +5,13 @@
 import * as vscode from 'vscode';
 import { cairnJson } from './runs';
 import type { Runs } from './runs';
-
-export type StageState = 'up-to-date' | 'changed' | 'never-run' | 'running' | 'failed' | 'cancelled' | 'frozen';
-
-/** A stage as `cairn status --json` prints it. */
-export interface StageStatus {
-  name: string;
-  address: string;
-  state: StageState;
-  reasons: string[];
-  /** 0-based line of the stage's key in its pipeline file. */
-  line: number;
-  lastRun: {
-    runId: string;
-    status: string;
-    exitCode: number | null;
-    startedAt: number;
-    endedAt: number | null;
-    logPath: string | null;
-  } | null;
-}
+// The JSON of `cairn status --json` is declared once, by the engine (a type import: nothing of the
+// engine is loaded into the extension host).
+import type { PipelineStatusReport, StageState, StageStatusReport as StageStatus } from '../server/engine/status';
 
 /** `cairn status --json`. */
 export interface WorkspaceStatus {
-  pipelines: { file: string; problems?: string[]; stages: StageStatus[] }[];
+  pipelines: PipelineStatusReport[];
 }
 
 export interface PipelineNode {
@@ -199,7 +182,7 @@ export class PipelinesView implements vscode.TreeDataProvider<PipelineTreeNode>,
           folder,
           file: pipeline.file,
           uri: vscode.Uri.joinPath(folder.uri, ...pipeline.file.split('/')),
-          problems: pipeline.problems ?? [],
+          problems: pipeline.problems,
           stages: pipeline.stages,
         })),
       );
@@ -230,7 +213,7 @@ function tooltipOf(stage: StageStatus, state: StageState): vscode.MarkdownString
   for (const reason of stage.reasons) tooltip.appendMarkdown(`- ${escape(reason)}\n`);
   const last = stage.lastRun;
   if (last) {
-    const when = new Date(last.endedAt ?? last.startedAt).toLocaleString();
+    const when = new Date(last.endedAt ?? last.startedAt ?? 0).toLocaleString();
     const exit = last.exitCode === null ? '' : `, exit code ${last.exitCode}`;
     tooltip.appendMarkdown(`\nLast run: ${escape(last.status)}${exit}, ${escape(when)}`);
   }

@@ -394,21 +394,7 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
   const lock = context.lockOf(stage);
   if (decision.action === 'restore' && lock) {
     const restored = await restoreOuts(stage, lock, context);
-    if (restored) {
-      const reason = reasons.join('; ');
-      recordStage(context, stage, 'restored', reason, started, null, null);
-      recordLineage(context, stage, lock);
-      context.emit({
-        event: 'stage-end',
-        stage: stage.address,
-        status: 'restored',
-        exitCode: null,
-        durationMs: Date.now() - started,
-        reason,
-        tail: [],
-      });
-      return 'restored';
-    }
+    if (restored) return reportRestored(context, stage, lock, reasons.join('; '), started);
   }
   // The exact inputs may have run before: then the run cache has the outs.
   const deps = await hashDeps(stage, context);
@@ -421,22 +407,33 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
         writeLockStage(lockPathFor(stage.pipelineFile), stage.name, candidate);
         context.recordLock(stage, candidate);
         const reason = `${reasons.join('; ') || 'changed'}; the same inputs ran before, outs restored from the run cache`;
-        recordStage(context, stage, 'restored', reason, started, null, null);
-        recordLineage(context, stage, candidate);
-        context.emit({
-          event: 'stage-end',
-          stage: stage.address,
-          status: 'restored',
-          exitCode: null,
-          durationMs: Date.now() - started,
-          reason,
-          tail: [],
-        });
-        return 'restored';
+        return reportRestored(context, stage, candidate, reason, started);
       }
     }
   }
   return executeStage(stage, reasons.join('; ') || `upstream ${upstreamRan.join(', ')} ran`, context, started);
+}
+
+/** Records and announces a stage whose outs came back from the cache instead of a run. */
+function reportRestored(
+  context: StageContext,
+  stage: RunnableStage,
+  lock: StageLock,
+  reason: string,
+  started: number,
+): StageStatus {
+  recordStage(context, stage, 'restored', reason, started, null, null);
+  recordLineage(context, stage, lock);
+  context.emit({
+    event: 'stage-end',
+    stage: stage.address,
+    status: 'restored',
+    exitCode: null,
+    durationMs: Date.now() - started,
+    reason,
+    tail: [],
+  });
+  return 'restored';
 }
 
 async function executeStage(
