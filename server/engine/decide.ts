@@ -64,7 +64,7 @@ export async function decide(
     for (const [key, value] of Object.entries(values)) {
       const before = lockedParams[file]?.[key];
       if (before === undefined) reasons.push(`param ${key} is new`);
-      else if (!isDeepStrictEqual(before, value)) reasons.push(`param ${key} changed`);
+      else if (!isDeepStrictEqual(before, value)) reasons.push(...paramChanges(key, before, value));
     }
   }
   for (const [file, values] of Object.entries(lockedParams)) {
@@ -93,6 +93,26 @@ export async function decide(
   if (reasons.length === 0) return { action: 'skip', reasons: [] };
   const onlyRestores = reasons.every((reason) => reason.endsWith('restoring it from the cache'));
   return { action: restore && onlyRestores ? 'restore' : 'run', reasons };
+}
+
+/** What changed in a param, down to the leaves of a section: `param train.lr changed (0.5 → 0.4)`. */
+function paramChanges(key: string, before: unknown, after: unknown, into: string[] = []): string[] {
+  const isMap = (value: unknown): value is Record<string, unknown> =>
+    value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (isMap(before) && isMap(after)) {
+    for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (!isDeepStrictEqual(before[name], after[name]))
+        paramChanges(`${key}.${name}`, before[name], after[name], into);
+    }
+    return into;
+  }
+  const show = (value: unknown): string => (value === undefined ? 'nothing' : short(JSON.stringify(value)));
+  into.push(`param ${key} changed (${show(before)} → ${show(after)})`);
+  return into;
+}
+
+function short(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
 }
 
 export function normalizeCmd(cmd: string | string[]): string[] {

@@ -113,7 +113,7 @@ describe('cairn run', function () {
         ['report', 'changed'],
       ],
     );
-    assert.ok(stages[1]?.reasons.includes('param train.lr changed'), stages[1]?.reasons.join());
+    assert.ok(stages[1]?.reasons.includes('param train.lr changed (0.5 → 0.1)'), stages[1]?.reasons.join());
     assert.match(stages[2]?.reasons.join() ?? '', /upstream stage train/);
     const dry = cairn(root, 'run', '--dry-run', '--json');
     assert.equal(events(dry).filter((event) => event['event'] === 'stage-start').length, 0, 'a dry run runs nothing');
