@@ -12,7 +12,7 @@ import type { Decision, StageAction } from './decide';
 import { codeVersion } from './git';
 import { Hasher, inParallel } from './hash';
 import type { OutHash } from './hash';
-import { lockPathFor, readLock, writeLockStage } from './lockfile';
+import { lockPathFor, readLock, readLockCached, writeLockStage } from './lockfile';
 import type { LockEntry, LockFile, StageLock } from './lockfile';
 import { runCommand, isAlive } from './processes';
 import { acquireRunLock } from './runLock';
@@ -92,7 +92,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       const file = lockPathFor(stage.pipelineFile);
       let lock = locks.get(file);
       if (!lock) {
-        lock = readLock(file);
+        lock = readLockCached(file, store);
         locks.set(file, lock);
       }
       return lock.stages[stage.name];

@@ -6,7 +6,7 @@ import { ContentCache } from './cache';
 import { decide } from './decide';
 import type { Decision } from './decide';
 import { Hasher } from './hash';
-import { lockPathFor, readLock } from './lockfile';
+import { lockPathFor, readLockCached } from './lockfile';
 import type { LockFile } from './lockfile';
 import { isAlive } from './processes';
 import { chooseStages, memoizedHashes, prefetch, topologicalOrder } from './runner';
@@ -84,7 +84,7 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
       const lockPath = lockPathFor(stage.pipelineFile);
       let lock = locks.get(lockPath);
       if (!lock) {
-        lock = readLock(lockPath);
+        lock = readLockCached(lockPath, store);
         locks.set(lockPath, lock);
       }
       const upstreamRunning = [...(loaded.upstream.get(stage.address) ?? [])].filter(

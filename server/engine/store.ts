@@ -76,6 +76,15 @@ const MIGRATIONS: string[] = [
     md5 TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE lock_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    inode TEXT NOT NULL,
+    json TEXT NOT NULL
+  );
+  `,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -344,6 +353,24 @@ export class Store {
 
   allLineage(): LineageEdgeRow[] {
     return this.db.prepare('SELECT * FROM lineage_edges ORDER BY created_at').all() as LineageEdgeRow[];
+  }
+
+  // Parsed lock files --------------------------------------------------------------------------
+
+  /** The parsed lock file remembered for this path, if the file still has that size, mtime and inode. */
+  cachedLock(file: string, size: number, mtimeNs: string, inode: string): string | undefined {
+    const row = this.db.prepare('SELECT size, mtime_ns, inode, json FROM lock_cache WHERE path = ?').get(file) as
+      { size: number; mtime_ns: string; inode: string; json: string } | undefined;
+    return row && row.size === size && row.mtime_ns === mtimeNs && row.inode === inode ? row.json : undefined;
+  }
+
+  saveLock(file: string, size: number, mtimeNs: string, inode: string, json: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO lock_cache (path, size, mtime_ns, inode, json) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, json = excluded.json`,
+      )
+      .run(file, size, mtimeNs, inode, json);
   }
 
   // Stat cache ----------------------------------------------------------------------------------
