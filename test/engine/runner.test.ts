@@ -226,6 +226,34 @@ describe('cairn run', function () {
     assert.equal(read(root, 'test.txt'), 'test\n');
   });
 
+  it('runs a target with what it needs, or with --downstream what follows it', () => {
+    const root = workspace(CHAIN);
+    assert.deepEqual(ended(cairn(root, 'run', 'train', '--json')), { prepare: 'succeeded', train: 'succeeded' });
+    fs.writeFileSync(path.join(root, 'data/raw.txt'), '5\n');
+    assert.deepEqual(ended(cairn(root, 'run', 'train', '--downstream', '--json')), {
+      train: 'skipped',
+      report: 'succeeded',
+    });
+  });
+
+  it('expands matrix stages as name@key', () => {
+    const root = workspace({
+      'pipeline.yaml': `stages:
+  fit:
+    matrix:
+      model: [tree, linear]
+      seed: [1, 2]
+    cmd: echo \${item.model} \${item.seed} > fit-\${item.model}-\${item.seed}.txt
+    outs:
+      - fit-\${item.model}-\${item.seed}.txt
+`,
+    });
+    const result = cairn(root, 'run', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(Object.keys(ended(result)).sort(), ['fit@linear-1', 'fit@linear-2', 'fit@tree-1', 'fit@tree-2']);
+    assert.equal(read(root, 'fit-tree-2.txt'), 'tree 2\n');
+  });
+
   it('quotes interpolated values, so a params file cannot inject a shell command', () => {
     const root = workspace({
       'params.yaml': 'name: "x; touch injected"\n',
