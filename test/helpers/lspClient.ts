@@ -13,13 +13,17 @@ export const SERVER = path.resolve(__dirname, '../../dist/server/languageServer.
 export class LspClient {
   readonly connection: MessageConnection;
   private readonly child: ChildProcess;
-  private readonly diagnostics = new Map<string, PublishDiagnosticsParams>();
+  /** The latest diagnostics published per document URI, with their version. */
+  readonly diagnostics = new Map<string, PublishDiagnosticsParams>();
   private readonly waiters: {
     uri: string;
     predicate: (params: PublishDiagnosticsParams) => boolean;
     resolve: (params: PublishDiagnosticsParams) => void;
   }[] = [];
   readonly stderr: string[] = [];
+
+  /** How many times diagnostics were published per document URI. */
+  readonly published = new Map<string, number>();
 
   constructor(readonly root: string) {
     this.child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -30,6 +34,7 @@ export class LspClient {
     );
     this.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
       this.diagnostics.set(params.uri, params);
+      this.published.set(params.uri, (this.published.get(params.uri) ?? 0) + 1);
       for (const waiter of [...this.waiters]) {
         if (waiter.uri === params.uri && waiter.predicate(params)) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
