@@ -215,6 +215,17 @@ describe('tune: TPE', () => {
     }));
     assert.deepEqual(splitObservations(param, { trials, direction: 'minimize' }).good, [10, 0]);
     assert.deepEqual(splitObservations(param, { trials, direction: 'maximize' }).good, [90, 100]);
+    // The split is over all trials: a conditional parameter whose branch never did well has no good values.
+    const depth = mixedSpace.params[1]!;
+    const branches = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((number) =>
+      number < 2
+        ? { number, params: { model: 'linear' }, value: number }
+        : { number, params: { model: 'tree', max_depth: 4 }, value: number },
+    );
+    assert.deepEqual(splitObservations(depth, { trials: branches, direction: 'minimize' }), {
+      good: [],
+      bad: new Array<number>(9).fill(4),
+    });
   });
 
   it('bandwidths follow the neighbour rule with the prior and the magic clip', () => {

@@ -4,12 +4,11 @@
 //   - gamma(n) = min(ceil(0.1 * n), 25): the best gamma(n) of the n finished trials are "good";
 //   - each parameter is sampled on its own (univariate, multivariate = false), from a Parzen
 //     estimator l(x) of its values in the good trials and g(x) of those in the others (see
-//     parzen.ts for the bandwidths, magic clip, prior and weights);
+//     parzen.ts for the bandwidths, magic clip, prior and weights); a conditional parameter is
+//     modelled from the trials in which it was active (see splitObservations);
 //   - n_ei_candidates = 24 values are drawn from l(x), and the one with the greatest
 //     log l(x) - log g(x) (the expected-improvement proxy) is taken.
 // Simplifications, on purpose:
-//   - For a conditional parameter only the trials in which it was active are split and modelled
-//     (Optuna's univariate sampler likewise sees only trials that contain the parameter).
 //   - Ties in the objective are broken by trial number; there is no constraint handling, no
 //     multi-objective split, no `group` or `multivariate` mode, and failed or pruned trials are
 //     simply absent from the history (Optuna can rank pruned trials by their last intermediate value).
@@ -42,7 +41,6 @@ export function tpeSampler(space: SearchSpace, seed: number, options: TpeOptions
       if (history.trials.length < startupTrials) return sampleActive(space, (param) => sampleUniform(param, rng));
       return sampleActive(space, (param) => {
         const split = splitObservations(param, history);
-        if (split.good.length === 0) return sampleUniform(param, rng);
         const good = parzenEstimator(param, split.good);
         const bad = parzenEstimator(param, split.bad);
         let best: Choice | undefined;
@@ -63,21 +61,22 @@ export function tpeSampler(space: SearchSpace, seed: number, options: TpeOptions
 
 /**
  * The values a parameter took in the good and the bad trials, each list oldest first (the order
- * Optuna's weights expect). Only trials in which the parameter was set and whose value is a
- * number take part.
+ * Optuna's weights expect). As in Optuna, the split is made over all finished trials (the best
+ * gamma(n) of all n are good) and only then narrowed to the trials in which the parameter was set,
+ * so a conditional parameter whose branch never did well has no good observations and l(x) is
+ * the prior alone.
  */
 export function splitObservations(param: Param, history: History): { good: Choice[]; bad: Choice[] } {
   const sign = history.direction === 'minimize' ? 1 : -1;
-  const trials = history.trials.filter((trial) => param.name in trial.params && !Number.isNaN(trial.value));
+  const trials = history.trials.filter((trial) => !Number.isNaN(trial.value));
   const ranked = [...trials].sort((a, b) => sign * (a.value - b.value) || a.number - b.number);
-  const goodCount = defaultGamma(trials.length);
-  const goodNumbers = new Set(ranked.slice(0, goodCount).map((trial) => trial.number));
+  const goodNumbers = new Set(ranked.slice(0, defaultGamma(trials.length)).map((trial) => trial.number));
   const chronological = [...trials].sort((a, b) => a.number - b.number);
   const good: Choice[] = [];
   const bad: Choice[] = [];
   for (const trial of chronological) {
-    const value = trial.params[param.name] as Choice;
-    (goodNumbers.has(trial.number) ? good : bad).push(value);
+    const value = trial.params[param.name];
+    if (value !== undefined) (goodNumbers.has(trial.number) ? good : bad).push(value);
   }
   return { good, bad };
 }
