@@ -12,6 +12,8 @@
 // then rounded), as Optuna does. A categorical parameter's estimator mixes, per observation, a
 // one-hot vector on the observed choice plus prior_weight / (n + 1) on every choice (normalized),
 // with a uniform prior row.
+// Where we differ in means but not in distribution: truncated normals are drawn by rejection (Optuna
+// inverts the CDF), and the normal CDF uses a Chebyshev-fitted erfc accurate to 1.2e-7 relative.
 import type { Choice, Param } from './space';
 import type { Rng } from './random';
 import { roundToStep } from './samplers';

@@ -1,7 +1,8 @@
 // Median pruning, after Optuna's MedianPruner with its defaults (n_startup_trials = 5,
 // n_warmup_steps = 0, interval_steps = 1, n_min_trials = 1): a running trial is stopped at a step
 // when its best intermediate value so far is worse than the median of the other finished trials'
-// values at that same step.
+// values at that same step. One simplification: with interval_steps above 1, Optuna checks at the
+// first step reported in each interval; here the step itself must fall on the interval.
 import type { Direction } from './samplers';
 
 /** Intermediate objective values of one trial, by step. */
