@@ -9,6 +9,7 @@ import { lineageCommand } from './commands/lineage';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
+import { expCommand } from './commands/exp';
 import { validateCommand } from './commands/validate';
 
 const COMMANDS: Record<string, Command> = {
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   status: statusCommand,
   lineage: lineageCommand,
   gc: gcCommand,
+  exp: expCommand,
 };
 
 function usage(): string {

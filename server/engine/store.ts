@@ -85,6 +85,91 @@ const MIGRATIONS: string[] = [
     json TEXT NOT NULL
   );
   `,
+  // Experiment tracking (server/engine/tracking/): experiments, their runs, write-once params, metric
+  // histories with a latest-value table for sorting, tags, dataset inputs, artifacts, live offsets.
+  // Child rows point at a run by its integer `seq` (small, fast indexes); `id` is the public run id.
+  // metric_history has no foreign key: it takes millions of rows, and the Tracker checks the run once
+  // per batch instead of once per point.
+  `
+  CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE tracked_runs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    parent_run_id TEXT REFERENCES tracked_runs(id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    git_commit TEXT,
+    git_branch TEXT,
+    git_dirty INTEGER,
+    git_diff_hash TEXT,
+    environment TEXT NOT NULL DEFAULT '{}',
+    note TEXT
+  );
+  CREATE INDEX tracked_runs_by_experiment ON tracked_runs(experiment_id, start_time);
+  CREATE INDEX tracked_runs_by_start ON tracked_runs(start_time);
+  CREATE INDEX tracked_runs_by_parent ON tracked_runs(parent_run_id);
+  CREATE TABLE run_params (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    number REAL,
+    PRIMARY KEY (run, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_params_by_value ON run_params(key, value);
+  CREATE INDEX run_params_by_number ON run_params(key, number);
+  CREATE TABLE metric_history (
+    run INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL
+  );
+  CREATE INDEX metric_history_by_run ON metric_history(run, key, step);
+  CREATE TABLE latest_metrics (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (run, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX latest_metrics_by_value ON latest_metrics(key, value);
+  CREATE TABLE run_tags (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_tags_by_value ON run_tags(key, value);
+  CREATE TABLE run_datasets (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (run, name, version)
+  ) WITHOUT ROWID;
+  CREATE TABLE run_artifacts (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    path TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (run, path)
+  ) WITHOUT ROWID;
+  CREATE TABLE live_metric_offsets (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    PRIMARY KEY (run, path)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';

@@ -1,0 +1,312 @@
+// `cairn exp list|show|compare`: tracked experiment runs, filtered and sorted, one in full, or several
+// side by side. A bad filter or sort, or a run reference that names no run, exits with 2.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Store, stateDir } from '../../engine/store';
+import { FilterError, parseFilter, parseSort } from '../../engine/tracking/filter';
+import { compileFilter, queryRuns } from '../../engine/tracking/query';
+import type { RunRow } from '../../engine/tracking/query';
+import { compareRuns, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
+import type { RunDetail } from '../../engine/tracking/read';
+import { rejectUnknownOptions, takeOption, UsageError } from '../args';
+import type { Command, CommandContext } from '../args';
+
+/** How many metric and param columns `exp list` shows at most (--json has them all). */
+const MAX_COLUMNS = 8;
+
+export const expCommand: Command = {
+  usage: [
+    'exp list [--experiment NAME] [--filter EXPR] [--sort COL] [--limit N] [--offset N] [--json]',
+    '                              Tracked runs, e.g. --filter "metrics.auc >= 0.8" --sort "metrics.auc DESC".',
+    'exp show RUN [--json]         Everything recorded about a run (id, id prefix or name).',
+    'exp compare RUN RUN... [--json]  Param differences and metric deltas against the first run.',
+  ],
+  run(context) {
+    const action = context.args.shift();
+    // A workspace without a store has no tracked runs; reading must not create one.
+    const hasStore = fs.existsSync(path.join(stateDir(context.root), 'cairn.db'));
+    switch (action) {
+      case 'list':
+        return listCommand(context, hasStore);
+      case 'show':
+        return withStore(context, hasStore, (store) => showCommand(context, store));
+      case 'compare':
+        return withStore(context, hasStore, (store) => compareCommand(context, store));
+      default:
+        throw new UsageError(
+          action === undefined ? 'exp needs an action: list, show or compare.' : `Unknown exp action '${action}'.`,
+        );
+    }
+  },
+};
+
+function withStore(context: CommandContext, hasStore: boolean, work: (store: Store) => number): number {
+  if (!hasStore) throw new UsageError(`No tracked runs in ${context.root} (no .cairn/cairn.db).`);
+  const store = Store.open(context.root);
+  try {
+    return work(store);
+  } catch (error) {
+    if (error instanceof RunNotFound) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    store.close();
+  }
+}
+
+function wholeNumber(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`${name} needs a whole number, got '${text}'.`);
+  return value;
+}
+
+/** Reports a bad --filter or --sort as a usage error (exit 2), even in a workspace with no runs yet. */
+function checkQuery(filter: string | undefined, sort: string | undefined): void {
+  try {
+    if (filter !== undefined && filter.trim() !== '') compileFilter(parseFilter(filter));
+  } catch (error) {
+    if (error instanceof FilterError)
+      throw new UsageError(`bad --filter: ${error.message}.\n  ${filter}\n  ${' '.repeat(error.column - 1)}^`);
+    throw error;
+  }
+  try {
+    if (sort !== undefined && sort.trim() !== '') parseSort(sort);
+  } catch (error) {
+    if (error instanceof FilterError) throw new UsageError(`bad --sort: ${error.message}.`);
+    throw error;
+  }
+}
+
+function listCommand(context: CommandContext, hasStore: boolean): number {
+  const { args, json } = context;
+  const experiment = takeOption(args, '--experiment');
+  const filter = takeOption(args, '--filter');
+  const sort = takeOption(args, '--sort');
+  const limit = wholeNumber('--limit', takeOption(args, '--limit'), 100);
+  const offset = wholeNumber('--offset', takeOption(args, '--offset'), 0);
+  rejectUnknownOptions(args);
+  if (args.length > 0) throw new UsageError(`exp list takes no arguments, got '${args[0] ?? ''}'.`);
+  checkQuery(filter, sort);
+  let rows: RunRow[] = [];
+  if (hasStore) {
+    const store = Store.open(context.root);
+    try {
+      rows = queryRuns(store.db, {
+        ...(experiment !== undefined ? { experiment } : {}),
+        ...(filter !== undefined ? { filter } : {}),
+        ...(sort !== undefined ? { sort } : {}),
+        limit,
+        offset,
+      });
+    } finally {
+      store.close();
+    }
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ runs: rows }, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('No tracked runs match.\n');
+    return 0;
+  }
+  process.stdout.write(renderTable(listTable(rows)));
+  return 0;
+}
+
+const EMPTY = '-';
+
+/** A metric value short enough for a table cell. */
+function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(5)));
+}
+
+function formatTime(milliseconds: number | null): string {
+  return milliseconds === null ? EMPTY : new Date(milliseconds).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function formatDuration(milliseconds: number | null): string {
+  if (milliseconds === null) return EMPTY;
+  if (milliseconds < 1000) return `${milliseconds}ms`;
+  const seconds = milliseconds / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}m${Math.round(seconds % 60)}s` : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+}
+
+function listTable(rows: RunRow[]): string[][] {
+  const keys = (pick: (row: RunRow) => Record<string, unknown>): string[] =>
+    [...new Set(rows.flatMap((row) => Object.keys(pick(row))))].sort().slice(0, MAX_COLUMNS);
+  const metricKeys = keys((row) => row.metrics);
+  const paramKeys = keys((row) => row.params);
+  const header = [
+    'RUN',
+    'NAME',
+    'EXPERIMENT',
+    'STATUS',
+    'STARTED',
+    'DURATION',
+    ...metricKeys.map((key) => `metrics.${key}`),
+    ...paramKeys.map((key) => `params.${key}`),
+  ];
+  return [
+    header,
+    ...rows.map((row) => [
+      row.id.slice(0, 8),
+      row.name,
+      row.experiment,
+      row.status,
+      formatTime(row.start_time),
+      formatDuration(row.duration),
+      ...metricKeys.map((key) => {
+        const value = row.metrics[key];
+        return value === undefined ? EMPTY : formatNumber(value);
+      }),
+      ...paramKeys.map((key) => row.params[key] ?? EMPTY),
+    ]),
+  ];
+}
+
+/** Left-aligned columns separated by two spaces. */
+function renderTable(table: string[][]): string {
+  const widths: number[] = [];
+  for (const row of table) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return table
+    .map(
+      (row) =>
+        `${row
+          .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
+
+function showCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  if (args.length !== 1) throw new UsageError('exp show needs one run (an id, an id prefix or a name).');
+  const detail = runDetail(store.db, resolveRun(store.db, args[0] ?? ''));
+  if (!detail) throw new UsageError(`No run '${args[0] ?? ''}'.`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(renderDetail(detail));
+  return 0;
+}
+
+function renderDetail(detail: RunDetail): string {
+  const lines: string[] = [];
+  const field = (name: string, value: string): void => {
+    lines.push(`${(name === '' ? '' : `${name}:`).padEnd(13)}${value}`);
+  };
+  field('Run', detail.id);
+  field('Name', detail.name);
+  field('Experiment', detail.experiment);
+  if (detail.parent !== null) field('Parent', detail.parent);
+  field('Status', detail.status);
+  field('Started', formatTime(detail.start_time));
+  field('Ended', formatTime(detail.end_time));
+  field('Duration', formatDuration(detail.duration));
+  const git = detail.git;
+  field(
+    'Git',
+    git.commit === null
+      ? 'not a git repository'
+      : `${git.commit.slice(0, 12)}${git.branch ? ` on ${git.branch}` : ''}${git.dirty ? ` (dirty, diff ${git.diffHash?.slice(0, 12) ?? '?'})` : ''}`,
+  );
+  const environment = detail.environment;
+  if (environment.node !== undefined) {
+    const os = environment.os ? `, ${environment.os.platform} ${environment.os.release} ${environment.os.arch}` : '';
+    field('Environment', `node ${environment.node}${environment.python ? `, python ${environment.python}` : ''}${os}`);
+    for (const [file, hash] of Object.entries(environment.lockFiles ?? {})) field('', `${file} ${hash.slice(0, 12)}`);
+  }
+  if (detail.note !== null) field('Note', detail.note);
+  const section = (title: string, entries: string[]): void => {
+    if (entries.length === 0) return;
+    lines.push('', title);
+    for (const entry of entries) lines.push(`  ${entry}`);
+  };
+  section(
+    'Params',
+    Object.entries(detail.params).map(([key, value]) => `${key} = ${value}`),
+  );
+  if (detail.metrics.length > 0) {
+    const table = [
+      ['KEY', 'LATEST', 'STEP', 'POINTS', 'MIN', 'MAX', 'STEPS'],
+      ...detail.metrics.map((metric) => [
+        metric.key,
+        formatNumber(metric.latest),
+        String(metric.latestStep),
+        String(metric.count),
+        formatNumber(metric.min),
+        formatNumber(metric.max),
+        `${metric.firstStep}..${metric.lastStep}`,
+      ]),
+    ];
+    lines.push('', 'Metrics');
+    for (const row of renderTable(table).trimEnd().split('\n')) lines.push(`  ${row}`);
+  }
+  section(
+    'Tags',
+    Object.entries(detail.tags).map(([key, value]) => `${key} = ${value}`),
+  );
+  section(
+    'Datasets',
+    detail.datasets.map((dataset) => `${dataset.name}@${dataset.version} ${dataset.digest}`),
+  );
+  section(
+    'Artifacts',
+    detail.artifacts.map((artifact) => `${artifact.path} ${artifact.md5} ${artifact.size} bytes`),
+  );
+  section('Child runs', detail.children);
+  return `${lines.join('\n')}\n`;
+}
+
+function compareCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  if (args.length < 2) throw new UsageError('exp compare needs at least two runs.');
+  const details = args.map((reference) => {
+    const detail = runDetail(store.db, resolveRun(store.db, reference));
+    if (!detail) throw new UsageError(`No run '${reference}'.`);
+    return detail;
+  });
+  const comparison = compareRuns(details);
+  if (json) {
+    const histories = Object.fromEntries(details.map((detail) => [detail.id, detail.metrics]));
+    process.stdout.write(`${JSON.stringify({ ...comparison, histories }, null, 2)}\n`);
+    return 0;
+  }
+  const names = comparison.runs.map((run) => `${run.id.slice(0, 8)} ${run.name}`);
+  const lines: string[] = [];
+  const changed = comparison.params.filter((param) => param.differs);
+  lines.push(changed.length === 0 ? 'Params: all the same' : 'Params that differ');
+  if (changed.length > 0) {
+    const table = [
+      ['PARAM', ...names],
+      ...changed.map((param) => [param.key, ...param.values.map((value) => value ?? EMPTY)]),
+    ];
+    for (const row of renderTable(table).trimEnd().split('\n')) lines.push(`  ${row}`);
+  }
+  if (comparison.metrics.length > 0) {
+    lines.push('', 'Metrics (latest, delta from the first run)');
+    const table = [
+      ['METRIC', ...names],
+      ...comparison.metrics.map((metric) => [
+        metric.key,
+        ...metric.values.map((value, index) => {
+          if (value === null) return EMPTY;
+          const delta = metric.deltas[index];
+          if (index === 0 || delta === null || delta === undefined) return formatNumber(value);
+          return `${formatNumber(value)} (${delta >= 0 ? '+' : ''}${formatNumber(delta)})`;
+        }),
+      ]),
+    ];
+    for (const row of renderTable(table).trimEnd().split('\n')) lines.push(`  ${row}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
