@@ -6,6 +6,7 @@ import { takeFlag, takeOption, UsageError } from './args';
 import type { Command } from './args';
 import { gcCommand } from './commands/gc';
 import { lineageCommand } from './commands/lineage';
+import { modelsCommand } from './commands/models';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   lineage: lineageCommand,
   gc: gcCommand,
   exp: expCommand,
+  models: modelsCommand,
 };
 
 function usage(): string {

@@ -170,6 +170,55 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run, path)
   ) WITHOUT ROWID;
   `,
+  // Model registry (server/engine/registry/): models, versions with their ONNX signature, metrics and
+  // gate report, aliases that move atomically, and the audit log of every change.
+  `
+  CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE model_versions (
+    model TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    source_path TEXT,
+    run_id TEXT,
+    pipeline TEXT,
+    datasets TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT,
+    gate_report TEXT,
+    description TEXT,
+    tags TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    approved INTEGER NOT NULL DEFAULT 0,
+    approved_by TEXT,
+    approved_at INTEGER,
+    PRIMARY KEY (model, version)
+  );
+  CREATE UNIQUE INDEX model_versions_by_md5 ON model_versions(model, md5);
+  CREATE TABLE model_aliases (
+    model TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (model, alias),
+    FOREIGN KEY (model, version) REFERENCES model_versions(model, version)
+  );
+  CREATE TABLE model_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    version INTEGER,
+    action TEXT NOT NULL CHECK (action IN ('register', 'alias', 'unalias', 'approve', 'tag')),
+    from_value TEXT,
+    to_value TEXT,
+    actor TEXT NOT NULL,
+    reason TEXT
+  );
+  CREATE INDEX model_audit_by_model ON model_audit(model, id);
+  `,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';

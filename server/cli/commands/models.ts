@@ -1,0 +1,328 @@
+// `cairn models ...`: the model registry. Register an ONNX file behind the gate its pipeline
+// declares, list and show versions with their signature, metrics and gate report, move aliases,
+// approve versions, and read the audit log.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { formatGateReport } from '../../engine/gates/evaluate';
+import { registerWithGate } from '../../engine/registry/register';
+import { Registry, RegistryError } from '../../engine/registry/registry';
+import type { AuditEntry, ModelVersion } from '../../engine/registry/registry';
+import { describeTensor, OnnxError } from '../../engine/registry/signature';
+import { readModels } from '../../engine/registry/spec';
+import { Store } from '../../engine/store';
+import { rejectUnknownOptions, takeFlag, takeOption, UsageError } from '../args';
+import type { Command, CommandContext } from '../args';
+
+export const modelsCommand: Command = {
+  usage: [
+    'models list [--json]            List registered models, their versions and aliases.',
+    'models show NAME[@ALIAS|@VERSION] [--json]',
+    '                                A version: signature, metrics, gate report, aliases, audit.',
+    'models register NAME PATH.onnx [--metrics FILE.json] [--description TEXT] [--tag K=V]... [--force]',
+    '                                Register a version behind the gate the pipeline declares for NAME.',
+    'models alias NAME ALIAS VERSION [--reason TEXT]',
+    '                                Point an alias (champion, challenger, ...) at a version.',
+    'models approve NAME VERSION [--reason TEXT]',
+    '                                Approve a version (deployments may require it).',
+    'models audit NAME [--json]      Every change to a model: when, who, what, from, to, why.',
+  ],
+  run(context) {
+    const action = context.args.shift();
+    try {
+      switch (action) {
+        case 'list':
+          return listCommand(context);
+        case 'show':
+          return showCommand(context);
+        case 'register':
+          return registerCommand(context);
+        case 'alias':
+          return aliasCommand(context);
+        case 'approve':
+          return approveCommand(context);
+        case 'audit':
+          return auditCommand(context);
+        default:
+          throw new UsageError(
+            action
+              ? `Unknown models command '${action}'. Use list, show, register, alias, approve or audit.`
+              : 'models needs a command: list, show, register, alias, approve or audit.',
+          );
+      }
+    } catch (error) {
+      // A missing model, version or file, or a file that is not ONNX: bad input, said plainly.
+      if (!(error instanceof RegistryError) && !(error instanceof OnnxError)) throw error;
+      process.stderr.write(`cairn: ${error.message}\n`);
+      return 2;
+    }
+  },
+};
+
+function withRegistry<T>(root: string, work: (registry: Registry) => T): T {
+  const store = Store.open(root);
+  try {
+    return work(new Registry(store, root));
+  } finally {
+    store.close();
+  }
+}
+
+function listCommand({ root, json, args }: CommandContext): number {
+  rejectUnknownOptions(args);
+  const models = withRegistry(root, (registry) => registry.models());
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ models }, null, 2)}\n`);
+    return 0;
+  }
+  if (models.length === 0) {
+    process.stdout.write('No models registered yet. Register one with: cairn models register NAME PATH.onnx\n');
+    return 0;
+  }
+  const rows = models.map((model) => [
+    model.name,
+    String(model.versions),
+    model.latest === null ? '-' : `v${model.latest}`,
+    Object.entries(model.aliases)
+      .map(([alias, version]) => `${alias}=v${version}`)
+      .join(' ') || '-',
+  ]);
+  process.stdout.write(table([['MODEL', 'VERSIONS', 'LATEST', 'ALIASES'], ...rows]));
+  return 0;
+}
+
+function showCommand({ root, json, args }: CommandContext): number {
+  rejectUnknownOptions(args);
+  const reference = requireArgument(args, 'a model: NAME, NAME@ALIAS or NAME@VERSION');
+  const shown = withRegistry(root, (registry) => {
+    const version = registry.resolve(reference);
+    return {
+      version,
+      aliases: registry.aliases(version.model),
+      audit: registry.auditLog(version.model).filter((entry) => entry.version === version.version),
+    };
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(describeVersion(shown.version));
+  process.stdout.write(`\nAudit of v${shown.version.version}:\n${auditLines(shown.audit)}`);
+  return 0;
+}
+
+function describeVersion(version: ModelVersion): string {
+  const lines = [
+    `${version.model} v${version.version}${version.aliases.length > 0 ? ` (${version.aliases.join(', ')})` : ''}`,
+    `  registered   ${timestamp(version.createdAt)}${version.sourcePath ? ` from ${version.sourcePath}` : ''}`,
+    `  content      md5 ${version.md5}, ${version.size} bytes`,
+    `  stored at    ${version.objectPath}`,
+    `  approved     ${version.approved ? `yes, by ${version.approvedBy ?? '?'} at ${timestamp(version.approvedAt ?? 0)}` : 'no'}`,
+  ];
+  if (version.description) lines.push(`  description  ${version.description}`);
+  const tags = Object.entries(version.tags);
+  if (tags.length > 0) lines.push(`  tags         ${tags.map(([key, value]) => `${key}=${value}`).join(' ')}`);
+  if (version.runId) lines.push(`  run          ${version.runId}${version.pipeline ? ` (${version.pipeline})` : ''}`);
+  const signature = version.signature;
+  lines.push(
+    `  producer     ${signature.producer || '-'}, IR ${signature.irVersion}, opsets ${Object.entries(signature.opsets)
+      .map(([domain, opset]) => `${domain} ${opset}`)
+      .join(', ')}`,
+    '  inputs',
+    ...signature.inputs.map((tensor) => `    ${describeTensor(tensor)}`),
+    '  outputs',
+    ...signature.outputs.map((tensor) => `    ${describeTensor(tensor)}`),
+  );
+  const metrics = Object.entries(version.metrics ?? {}).filter(([, value]) => typeof value === 'number');
+  if (metrics.length > 0) lines.push('  metrics', ...metrics.map(([key, value]) => `    ${key} = ${String(value)}`));
+  let text = `${lines.join('\n')}\n`;
+  if (version.gateReport) text += indent(formatGateReport(version.gateReport, 'Gate'));
+  return text;
+}
+
+function registerCommand({ root, json, args }: CommandContext): number {
+  const metricsFile = takeOption(args, '--metrics');
+  const description = takeOption(args, '--description');
+  const reason = takeOption(args, '--reason');
+  const tags: Record<string, string> = {};
+  for (let tag = takeOption(args, '--tag'); tag !== undefined; tag = takeOption(args, '--tag')) {
+    const equals = tag.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--tag needs KEY=VALUE, got '${tag}'.`);
+    tags[tag.slice(0, equals)] = tag.slice(equals + 1);
+  }
+  const force = takeFlag(args, '--force');
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const onnxArgument = requireArgument(args, 'the path of the .onnx file');
+  if (args.length > 0) throw new UsageError(`Unexpected argument '${args[0] ?? ''}'.`);
+  const onnxPath = path.resolve(onnxArgument);
+  if (!fs.existsSync(onnxPath)) throw new UsageError(`${onnxArgument}: no such file.`);
+
+  const { models, problems } = readModels(root);
+  const declared = models.find((model) => model.name === name);
+  const declaredProblems = problems.filter((problem) => problem.message.startsWith(`model '${name}'`));
+  if (declaredProblems.length > 0)
+    throw new UsageError(
+      declaredProblems
+        .map((problem) => `${path.relative(root, problem.file)}:${problem.line}: ${problem.message}`)
+        .join('\n'),
+    );
+  const gate = declared?.gate;
+  if (gate && metricsFile === undefined && !force)
+    throw new UsageError(
+      `model '${name}' has a gate (${path.relative(root, declared.file)}:${declared.line}); give the evaluation metrics with --metrics FILE.json, or --force to register without judging it.`,
+    );
+  const metrics = metricsFile === undefined ? undefined : readMetrics(metricsFile);
+  const result = withRegistry(root, (registry) =>
+    registerWithGate(registry, {
+      name,
+      onnxPath,
+      tags: { ...(declared?.tags ?? {}), ...tags },
+      force,
+      ...(metrics ? { metrics } : {}),
+      ...(gate && metrics ? { gate } : {}),
+      ...((description ?? declared?.description) !== undefined
+        ? { description: description ?? declared?.description ?? '' }
+        : {}),
+      ...(reason !== undefined ? { reason } : {}),
+      ...(declared ? { pipeline: path.relative(root, declared.file) } : {}),
+    }),
+  );
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return result.status === 'refused' ? 1 : 0;
+  }
+  const title = `Gate for ${name}`;
+  if (result.status === 'refused') {
+    process.stdout.write(formatGateReport(result.report, title));
+    process.stderr.write(
+      `cairn: ${name} not registered: the gate failed. Improve the model, or register it anyway with --force (recorded in the audit log).\n`,
+    );
+    return 1;
+  }
+  if (result.report) process.stdout.write(formatGateReport(result.report, title));
+  const version = result.version;
+  if (result.status === 'existing')
+    process.stdout.write(
+      `${name} v${version.version} already holds this content (md5 ${version.md5}); nothing new registered.\n`,
+    );
+  else
+    process.stdout.write(
+      `Registered ${name} v${version.version} (md5 ${version.md5}, ${version.size} bytes)${result.forced ? ' despite the failing gate (--force, recorded in the audit log)' : ''}.\n` +
+        `  inputs:  ${version.signature.inputs.map(describeTensor).join('; ')}\n` +
+        `  outputs: ${version.signature.outputs.map(describeTensor).join('; ')}\n`,
+    );
+  return 0;
+}
+
+function aliasCommand({ root, json, args }: CommandContext): number {
+  const reason = takeOption(args, '--reason');
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const alias = requireArgument(args, 'the alias (champion, challenger, ...)');
+  const version = versionNumber(requireArgument(args, 'the version number'));
+  const { previous } = withRegistry(root, (registry) =>
+    registry.setAlias(name, alias, version, reason !== undefined ? { reason } : {}),
+  );
+  if (json) process.stdout.write(`${JSON.stringify({ model: name, alias, version, previous })}\n`);
+  else if (previous === version) process.stdout.write(`${name}@${alias} already points at v${version}.\n`);
+  else
+    process.stdout.write(
+      `${name}@${alias} now points at v${version}${previous === null ? '' : ` (was v${previous})`}.\n`,
+    );
+  return 0;
+}
+
+function approveCommand({ root, json, args }: CommandContext): number {
+  const reason = takeOption(args, '--reason');
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const version = versionNumber(requireArgument(args, 'the version number'));
+  const { alreadyApproved } = withRegistry(root, (registry) =>
+    registry.approve(name, version, reason !== undefined ? { reason } : {}),
+  );
+  if (json) process.stdout.write(`${JSON.stringify({ model: name, version, alreadyApproved })}\n`);
+  else process.stdout.write(`${name} v${version} ${alreadyApproved ? 'was already approved' : 'approved'}.\n`);
+  return 0;
+}
+
+function auditCommand({ root, json, args }: CommandContext): number {
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const entries = withRegistry(root, (registry) => {
+    registry.resolve(name);
+    return registry.auditLog(name);
+  });
+  if (json) process.stdout.write(`${JSON.stringify({ model: name, audit: entries }, null, 2)}\n`);
+  else process.stdout.write(auditLines(entries));
+  return 0;
+}
+
+function auditLines(entries: AuditEntry[]): string {
+  if (entries.length === 0) return '  (no changes recorded)\n';
+  return table(
+    entries.map((entry) => [
+      timestamp(entry.at),
+      entry.action,
+      entry.version === null ? '-' : `v${entry.version}`,
+      `${entry.from ?? '-'} -> ${entry.to ?? '-'}`,
+      entry.actor,
+      entry.reason ?? '',
+    ]),
+    '  ',
+  );
+}
+
+/** The metrics object of a JSON file; a usage error names the file and the line of a syntax error. */
+function readMetrics(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read the metrics file (${(error as NodeJS.ErrnoException).code ?? ''}).`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const position = /position (\d+)/.exec(message);
+    const line = position ? text.slice(0, Number(position[1])).split('\n').length : null;
+    throw new UsageError(`${file}${line ? `:${line}` : ''}: not valid JSON (${message}). Fix the metrics file.`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`${file}: the metrics must be a JSON object such as {"auc": 0.81}.`);
+  return parsed as Record<string, unknown>;
+}
+
+function requireArgument(args: string[], what: string): string {
+  const value = args.shift();
+  if (value === undefined) throw new UsageError(`Give ${what}.`);
+  return value;
+}
+
+function versionNumber(text: string): number {
+  const version = Number(text.replace(/^v/, ''));
+  if (!Number.isInteger(version) || version < 1)
+    throw new UsageError(`'${text}' is not a version number; give one such as 3 or v3.`);
+  return version;
+}
+
+function timestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line ? `  ${line}` : line))
+    .join('\n');
+}
+
+function table(rows: string[][], prefix = ''): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return rows
+    .map((row) => `${prefix}${row.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ')}`.trimEnd())
+    .join('\n')
+    .concat('\n');
+}
