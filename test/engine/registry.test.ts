@@ -439,6 +439,16 @@ describe('cairn models (the built CLI)', function () {
       ],
     );
 
+    writeModel(root, 'models/churn.onnx', [5, 5]);
+    result = cairn(root, 'models', 'register', 'churn', 'models/churn.onnx', '--force', '--reason', 'hotfix');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Registered churn v3/);
+    result = cairn(root, 'models', 'audit', 'churn');
+    assert.match(
+      result.stdout,
+      /register {2}v3 {2}- -> v3 .*registered with --force without judging the gate \(no --metrics\): hotfix\n$/,
+    );
+
     result = cairn(root, 'models', 'show', 'nope');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /No model 'nope' in the registry \(registered: churn\)/);

@@ -172,6 +172,11 @@ function registerCommand({ root, json, args }: CommandContext): number {
       `model '${name}' has a gate (${path.relative(root, declared.file)}:${declared.line}); give the evaluation metrics with --metrics FILE.json, or --force to register without judging it.`,
     );
   const metrics = metricsFile === undefined ? undefined : readMetrics(metricsFile);
+  // Skipping a declared gate is a decision the audit log keeps, like forcing past a failing one.
+  const auditReason =
+    gate && !metrics
+      ? ['registered with --force without judging the gate (no --metrics)', reason].filter(Boolean).join(': ')
+      : reason;
   const result = withRegistry(root, (registry) =>
     registerWithGate(registry, {
       name,
@@ -183,7 +188,7 @@ function registerCommand({ root, json, args }: CommandContext): number {
       ...((description ?? declared?.description) !== undefined
         ? { description: description ?? declared?.description ?? '' }
         : {}),
-      ...(reason !== undefined ? { reason } : {}),
+      ...(auditReason !== undefined ? { reason: auditReason } : {}),
       ...(declared ? { pipeline: path.relative(root, declared.file) } : {}),
     }),
   );
