@@ -123,7 +123,7 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run, key)
   ) WITHOUT ROWID;
   CREATE INDEX run_params_by_value ON run_params(key, value);
-  CREATE INDEX run_params_by_number ON run_params(key, number);
+  CREATE INDEX run_params_by_number ON run_params(key, number, value);
   CREATE TABLE metric_history (
     run INTEGER NOT NULL,
     key TEXT NOT NULL,

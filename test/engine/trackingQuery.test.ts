@@ -127,6 +127,9 @@ describe('tracking queries', () => {
     assert.deepEqual(names({}), ['sweep-4', 'base', 'sweep-3', 'sweep-2', 'sweep-1']);
     assert.deepEqual(names({ sort: 'metrics.auc DESC', limit: 2, offset: 1 }), ['base', 'sweep-1']);
     assert.deepEqual(names({ sort: 'metrics.auc DESC', limit: 2, offset: 4 }), ['sweep-4']);
+    // A page that starts among the runs with the value and ends among the ones without it.
+    assert.deepEqual(names({ sort: 'metrics.auc DESC', limit: 2, offset: 3 }), ['sweep-3', 'sweep-4']);
+    assert.deepEqual(names({ filter: "tags.team = 'a'", sort: 'metrics.auc', limit: 5 }), ['sweep-1', 'sweep-4']);
     assert.deepEqual(names({ experiment: 'rain', filter: "status = 'succeeded'", sort: 'name' }), [
       'base',
       'sweep-1',

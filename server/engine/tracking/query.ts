@@ -43,7 +43,7 @@ const ATTRIBUTE_SQL: Record<string, string> = {
   id: 'r.id',
   name: 'r.name',
   status: 'r.status',
-  experiment: 'e.name',
+  experiment: '(SELECT name FROM experiments WHERE id = r.experiment_id)',
   start_time: 'r.start_time',
   end_time: 'r.end_time',
   duration: '(r.end_time - r.start_time)',
@@ -71,24 +71,31 @@ function metricValue(column: Column, value: Value, at: number): number {
   return number;
 }
 
-/** The SQL condition of a filter tree over `tracked_runs r JOIN experiments e`. */
-export function compileFilter(filter: Filter): Sql {
+/**
+ * How a metric, param or tag condition tests a run: 'exists' probes the run's row (best when runs are
+ * read in a sorted index order and the page stops early); 'in' builds the set of matching runs once
+ * from the (key, value) index (best when the runs table is scanned or few runs match).
+ */
+export type Membership = 'exists' | 'in';
+
+/** The SQL condition of a filter tree over `tracked_runs r`. */
+export function compileFilter(filter: Filter, membership: Membership = 'exists'): Sql {
   switch (filter.type) {
     case 'and':
     case 'or': {
-      const left = compileFilter(filter.left);
-      const right = compileFilter(filter.right);
+      const left = compileFilter(filter.left, membership);
+      const right = compileFilter(filter.right, membership);
       return {
         text: `(${left.text} ${filter.type.toUpperCase()} ${right.text})`,
         values: [...left.values, ...right.values],
       };
     }
     case 'not': {
-      const operand = compileFilter(filter.operand);
+      const operand = compileFilter(filter.operand, membership);
       return { text: `(NOT ${operand.text})`, values: operand.values };
     }
     case 'compare':
-      return compileCondition(filter.column, (expression, isNumber) => {
+      return compileCondition(filter.column, membership, (expression, isNumber) => {
         const value = conditionValue(filter.column, filter.value, filter.at, isNumber);
         return { text: `${expression(typeof value === 'number')} ${filter.op} ?`, values: [value] };
       });
@@ -96,12 +103,12 @@ export function compileFilter(filter: Filter): Sql {
       if (filter.column.kind === 'metric') {
         throw new FilterError(`LIKE needs text, and metrics.${filter.column.key} is a number`, filter.at);
       }
-      return compileCondition(filter.column, (expression) => ({
+      return compileCondition(filter.column, membership, (expression) => ({
         text: `${expression(false)} ${filter.negated ? 'NOT LIKE' : 'LIKE'} ?`,
         values: [filter.pattern],
       }));
     case 'in':
-      return compileCondition(filter.column, (expression, isNumber) => {
+      return compileCondition(filter.column, membership, (expression, isNumber) => {
         const values = filter.values.map((value) => conditionValue(filter.column, value, filter.at, isNumber));
         const numbers = values.filter((value) => typeof value === 'number');
         const texts = values.filter((value) => typeof value === 'string');
@@ -120,6 +127,7 @@ export function compileFilter(filter: Filter): Sql {
  */
 function compileCondition(
   column: Column,
+  membership: Membership,
   test: (expression: (numeric: boolean) => string, isNumber: boolean) => Sql,
 ): Sql {
   if (column.kind === 'attribute') {
@@ -129,7 +137,10 @@ function compileCondition(
   const table = { metric: 'latest_metrics', param: 'run_params', tag: 'run_tags' }[column.kind];
   const sql = test((numeric) => (column.kind === 'param' && numeric ? 'number' : 'value'), column.kind === 'metric');
   return {
-    text: `r.seq IN (SELECT run FROM ${table} WHERE key = ? AND ${sql.text})`,
+    text:
+      membership === 'exists'
+        ? `EXISTS (SELECT 1 FROM ${table} WHERE run = r.seq AND key = ? AND ${sql.text})`
+        : `+r.seq IN (SELECT run FROM ${table} WHERE key = ? AND ${sql.text})`,
     values: [column.key, ...sql.values],
   };
 }
@@ -141,8 +152,13 @@ function conditionValue(column: Column, value: Value, at: number, isNumber: bool
   return value;
 }
 
-/** ORDER BY terms and the joins they need; runs without the sorted value come last. */
-function compileSort(sorts: Sort[]): { joins: Sql; order: string } {
+const TABLES = { metric: 'latest_metrics', param: 'run_params', tag: 'run_tags' } as const;
+
+/** Attributes that may be NULL sort their NULLs last; the others keep their index usable. */
+const NULLABLE_ATTRIBUTES = new Set(['end_time', 'duration', 'git_commit', 'git_branch', 'parent']);
+
+/** ORDER BY terms of `sorts` and the LEFT JOINs they need (aliases s1, s2, ...). */
+function orderTerms(sorts: Sort[], firstAlias: number): { joins: Sql; terms: string[] } {
   const joins: string[] = [];
   const values: string[] = [];
   const terms: string[] = [];
@@ -150,46 +166,119 @@ function compileSort(sorts: Sort[]): { joins: Sql; order: string } {
     const direction = sort.descending ? 'DESC' : 'ASC';
     if (sort.column.kind === 'attribute') {
       const expression = ATTRIBUTE_SQL[sort.column.key] ?? 'NULL';
-      terms.push(`${expression} IS NULL`, `${expression} ${direction}`);
+      if (NULLABLE_ATTRIBUTES.has(sort.column.key)) terms.push(`${expression} IS NULL`);
+      terms.push(`${expression} ${direction}`);
       return;
     }
-    const alias = `s${index}`;
-    const table = { metric: 'latest_metrics', param: 'run_params', tag: 'run_tags' }[sort.column.kind];
-    joins.push(`LEFT JOIN ${table} ${alias} ON ${alias}.run = r.seq AND ${alias}.key = ?`);
+    const alias = `s${firstAlias + index}`;
+    joins.push(`LEFT JOIN ${TABLES[sort.column.kind]} ${alias} ON ${alias}.run = r.seq AND ${alias}.key = ?`);
     values.push(sort.column.key);
     terms.push(`${alias}.value IS NULL`);
     // Params sort by number when they are numbers (so 10 comes after 9), text otherwise.
     if (sort.column.kind === 'param') terms.push(`${alias}.number ${direction}`);
     terms.push(`${alias}.value ${direction}`);
   });
-  terms.push('r.start_time DESC', 'r.id');
-  return { joins: { text: joins.join(' '), values }, order: terms.join(', ') };
+  return { joins: { text: joins.join(' '), values }, terms };
+}
+
+const SELECT_RUN = `SELECT r.seq, r.id, r.name, (SELECT name FROM experiments WHERE id = r.experiment_id) AS experiment,
+  r.status, r.parent_run_id AS parent, r.start_time, r.end_time, (r.end_time - r.start_time) AS duration, r.git_commit`;
+
+type PageRow = Omit<RunRow, 'params' | 'metrics' | 'tags'> & { seq: number };
+
+/**
+ * One page of runs. Sorted by a metric, param or tag, the page is read from that value's index in
+ * order (so it stops after the page instead of sorting every run), and the runs without the value
+ * follow in a second query; sorted by an attribute, from the runs table.
+ */
+function page(
+  db: Database.Database,
+  conditionsOf: (membership: Membership) => Sql,
+  sorts: Sort[],
+  limit: number,
+  offset: number,
+): PageRow[] {
+  const [first, ...rest] = sorts;
+  const membership: Membership = first === undefined || first.column.kind === 'attribute' ? 'in' : 'exists';
+  const conditions = conditionsOf(membership);
+  const where = (extra: string[]): string => {
+    const all = [...extra, ...(conditions.text === '' ? [] : [conditions.text])];
+    return all.length > 0 ? `WHERE ${all.join(' AND ')}` : '';
+  };
+  if (first === undefined || first.column.kind === 'attribute') {
+    const order = orderTerms(
+      sorts.length > 0 ? sorts : [{ column: { kind: 'attribute', key: 'start_time' }, descending: true }],
+      1,
+    );
+    const tieBreak = first?.descending === false ? 'r.seq ASC' : 'r.seq DESC';
+    return db
+      .prepare(
+        `${SELECT_RUN} FROM tracked_runs r ${order.joins.text} ${where([])}
+         ORDER BY ${[...order.terms, tieBreak].join(', ')} LIMIT ? OFFSET ?`,
+      )
+      .all(...order.joins.values, ...conditions.values, limit, offset) as PageRow[];
+  }
+  const direction = first.descending ? 'DESC' : 'ASC';
+  const table = TABLES[first.column.kind];
+  const later = orderTerms(rest, 1);
+  const driving =
+    first.column.kind === 'param' ? [`s0.number ${direction}`, `s0.value ${direction}`] : [`s0.value ${direction}`];
+  const rows = db
+    .prepare(
+      `${SELECT_RUN} FROM ${table} s0 CROSS JOIN tracked_runs r ON r.seq = s0.run ${later.joins.text}
+       ${where(['s0.key = ?'])}
+       ORDER BY ${[...driving, ...later.terms, `s0.run ${direction}`].join(', ')} LIMIT ? OFFSET ?`,
+    )
+    .all(...later.joins.values, first.column.key, ...conditions.values, limit, offset) as PageRow[];
+  if (rows.length === limit) return rows;
+  // The page goes past the runs that have the value: fill it with the ones that do not.
+  let withValue = offset + rows.length;
+  if (rows.length === 0 && offset > 0) {
+    withValue = (
+      db
+        .prepare(
+          `SELECT COUNT(*) AS count FROM ${table} s0 CROSS JOIN tracked_runs r ON r.seq = s0.run ${where(['s0.key = ?'])}`,
+        )
+        .get(first.column.key, ...conditions.values) as { count: number }
+    ).count;
+  }
+  const missing = db
+    .prepare(
+      `${SELECT_RUN} FROM tracked_runs r ${later.joins.text}
+       ${where([`NOT EXISTS (SELECT 1 FROM ${table} WHERE run = r.seq AND key = ?)`])}
+       ORDER BY ${[...later.terms, `r.seq ${direction}`].join(', ')} LIMIT ? OFFSET ?`,
+    )
+    .all(
+      ...later.joins.values,
+      first.column.key,
+      ...conditions.values,
+      limit - rows.length,
+      Math.max(0, offset - withValue),
+    ) as PageRow[];
+  return [...rows, ...missing];
 }
 
 /** Runs matching the query, one page, with their params, latest metrics and tags. */
 export function queryRuns(db: Database.Database, query: RunQuery = {}): RunRow[] {
-  const filter = query.filter && query.filter.trim() !== '' ? compileFilter(parseFilter(query.filter)) : undefined;
-  const sort = compileSort(query.sort && query.sort.trim() !== '' ? parseSort(query.sort) : []);
-  const where: string[] = [];
-  const values: (string | number)[] = [...sort.joins.values];
-  if (query.experiment !== undefined) {
-    where.push('e.name = ?');
-    values.push(query.experiment);
-  }
-  if (filter) {
-    where.push(filter.text);
-    values.push(...filter.values);
-  }
-  values.push(query.limit ?? 100, query.offset ?? 0);
-  const rows = db
-    .prepare(
-      `SELECT r.seq, r.id, r.name, e.name AS experiment, r.status, r.parent_run_id AS parent, r.start_time, r.end_time,
-         (r.end_time - r.start_time) AS duration, r.git_commit
-       FROM tracked_runs r JOIN experiments e ON e.id = r.experiment_id ${sort.joins.text}
-       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY ${sort.order} LIMIT ? OFFSET ?`,
-    )
-    .all(...values) as (Omit<RunRow, 'params' | 'metrics' | 'tags'> & { seq: number })[];
+  const filter = query.filter && query.filter.trim() !== '' ? parseFilter(query.filter) : undefined;
+  const sorts = query.sort && query.sort.trim() !== '' ? parseSort(query.sort) : [];
+  const conditionsOf = (membership: Membership): Sql => {
+    const parts: string[] = [];
+    const values: (string | number)[] = [];
+    if (query.experiment !== undefined) {
+      parts.push('r.experiment_id = (SELECT id FROM experiments WHERE name = ?)');
+      values.push(query.experiment);
+    }
+    if (filter) {
+      const compiled = compileFilter(filter, membership);
+      parts.push(compiled.text);
+      values.push(...compiled.values);
+    }
+    return { text: parts.join(' AND '), values };
+  };
+  // Compiling up front reports a bad value (a metric compared with text) even when no run is read.
+  conditionsOf('exists');
+  const rows = page(db, conditionsOf, sorts, query.limit ?? 100, query.offset ?? 0);
   const result: RunRow[] = [];
   const bySeq = new Map<number, RunRow>();
   for (const { seq, ...row } of rows) {
