@@ -202,6 +202,10 @@ function queries(runs) {
     // Worst cases: a filter almost nothing passes reads every run; an attribute sort without an index.
     { name: 'rare match, newest first', query: { filter: "metrics.auc > 0.9995 AND tags.team = 'a'", limit: 100 } },
     { name: 'common match, newest first', query: { filter: 'metrics.auc > 0.5', limit: 100 } },
+    {
+      name: 'sort by name (no index)',
+      query: { filter: "metrics.auc > 0.5 AND params.model = 'tree'", sort: 'name', limit: 100 },
+    },
     { name: 'sort by duration', query: { filter: "status = 'succeeded'", sort: 'duration DESC', limit: 100 } },
     {
       name: 'param sort, page 10',

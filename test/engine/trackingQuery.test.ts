@@ -124,6 +124,8 @@ describe('tracking queries', () => {
       'sweep-1',
     ]);
     // Default: newest first.
+    assert.deepEqual(names({ filter: "params.model = 'tree'" }), ['sweep-3', 'sweep-1']);
+    assert.deepEqual(names({ filter: "params.model = 'none' OR metrics.auc > 2" }), []);
     assert.deepEqual(names({}), ['sweep-4', 'base', 'sweep-3', 'sweep-2', 'sweep-1']);
     assert.deepEqual(names({ sort: 'metrics.auc DESC', limit: 2, offset: 1 }), ['base', 'sweep-1']);
     assert.deepEqual(names({ sort: 'metrics.auc DESC', limit: 2, offset: 4 }), ['sweep-4']);

@@ -76,7 +76,32 @@ function metricValue(column: Column, value: Value, at: number): number {
  * read in a sorted index order and the page stops early); 'in' builds the set of matching runs once
  * from the (key, value) index (best when the runs table is scanned or few runs match).
  */
-export type Membership = 'exists' | 'in';
+export type Membership = 'exists' | 'in' | 'count';
+
+/** The conditions that must all hold: the operands of the top-level ANDs. */
+function conjuncts(filter: Filter): Filter[] {
+  return filter.type === 'and' ? [...conjuncts(filter.left), ...conjuncts(filter.right)] : [filter];
+}
+
+/**
+ * How many runs the most selective top-level metric, param or tag condition matches at most, counted
+ * on its (key, value) index; undefined when no such condition narrows the runs.
+ */
+function fewestMatches(db: Database.Database, filter: Filter): number | undefined {
+  let fewest: number | undefined;
+  for (const condition of conjuncts(filter)) {
+    if (condition.type !== 'compare' && condition.type !== 'in' && condition.type !== 'like') continue;
+    if (condition.column.kind === 'attribute') continue;
+    if ((condition.type === 'in' || condition.type === 'like') && condition.negated) continue;
+    const count = compileFilter(condition, 'count');
+    const matches = (db.prepare(`SELECT ${count.text} AS count`).get(...count.values) as { count: number }).count;
+    fewest = fewest === undefined ? matches : Math.min(fewest, matches);
+  }
+  return fewest;
+}
+
+/** Below this share of all runs, a condition's set of runs is built once ('in'); above, probed. */
+const IN_SET_SHARE = 0.05;
 
 /** The SQL condition of a filter tree over `tracked_runs r`. */
 export function compileFilter(filter: Filter, membership: Membership = 'exists'): Sql {
@@ -140,7 +165,9 @@ function compileCondition(
     text:
       membership === 'exists'
         ? `EXISTS (SELECT 1 FROM ${table} WHERE run = r.seq AND key = ? AND ${sql.text})`
-        : `+r.seq IN (SELECT run FROM ${table} WHERE key = ? AND ${sql.text})`,
+        : membership === 'in'
+          ? `+r.seq IN (SELECT run FROM ${table} WHERE key = ? AND ${sql.text})`
+          : `(SELECT COUNT(*) FROM ${table} WHERE key = ? AND ${sql.text})`,
     values: [column.key, ...sql.values],
   };
 }
@@ -193,13 +220,23 @@ type PageRow = Omit<RunRow, 'params' | 'metrics' | 'tags'> & { seq: number };
  */
 function page(
   db: Database.Database,
+  filter: Filter | undefined,
   conditionsOf: (membership: Membership) => Sql,
   sorts: Sort[],
   limit: number,
   offset: number,
 ): PageRow[] {
   const [first, ...rest] = sorts;
-  const membership: Membership = first === undefined || first.column.kind === 'attribute' ? 'in' : 'exists';
+  // Read in the order of an index, a page stops early when runs are probed one by one, unless few
+  // runs match: then scanning for them costs more than building the small set of matches once.
+  // Sorted by an attribute without an index, every run is read and sorted anyway: build the sets.
+  let membership: Membership =
+    first !== undefined && first.column.kind === 'attribute' && first.column.key !== 'start_time' ? 'in' : 'exists';
+  if (membership === 'exists' && (first === undefined || first.column.kind === 'attribute') && filter !== undefined) {
+    const fewest = fewestMatches(db, filter);
+    const runs = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS runs FROM tracked_runs').get() as { runs: number }).runs;
+    if (fewest !== undefined && fewest < runs * IN_SET_SHARE) membership = 'in';
+  }
   const conditions = conditionsOf(membership);
   const where = (extra: string[]): string => {
     const all = [...extra, ...(conditions.text === '' ? [] : [conditions.text])];
@@ -278,7 +315,7 @@ export function queryRuns(db: Database.Database, query: RunQuery = {}): RunRow[]
   };
   // Compiling up front reports a bad value (a metric compared with text) even when no run is read.
   conditionsOf('exists');
-  const rows = page(db, conditionsOf, sorts, query.limit ?? 100, query.offset ?? 0);
+  const rows = page(db, filter, conditionsOf, sorts, query.limit ?? 100, query.offset ?? 0);
   const result: RunRow[] = [];
   const bySeq = new Map<number, RunRow>();
   for (const { seq, ...row } of rows) {
