@@ -301,8 +301,8 @@ export class Store {
     const dir = stateDir(root);
     fs.mkdirSync(dir, { recursive: true });
     const db = new Database(path.join(dir, 'cairn.db'));
-    db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const store = new Store(db);
@@ -311,19 +311,24 @@ export class Store {
   }
 
   private migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new Error(
-        `.cairn/cairn.db was written by a newer Cairn (schema ${current}, this one knows ${MIGRATIONS.length}): upgrade Cairn.`,
-      );
-    }
-    for (let version = current; version < MIGRATIONS.length; version++) {
-      this.db
+    // Each step reads the version inside its own write transaction, so two processes opening a new
+    // store at the same moment apply every migration once.
+    for (;;) {
+      const applied = this.db
         .transaction(() => {
-          this.db.exec(MIGRATIONS[version] ?? '');
-          this.db.pragma(`user_version = ${version + 1}`);
+          const current = this.db.pragma('user_version', { simple: true }) as number;
+          if (current > MIGRATIONS.length) {
+            throw new Error(
+              `.cairn/cairn.db was written by a newer Cairn (schema ${current}, this one knows ${MIGRATIONS.length}): upgrade Cairn.`,
+            );
+          }
+          if (current === MIGRATIONS.length) return false;
+          this.db.exec(MIGRATIONS[current] ?? '');
+          this.db.pragma(`user_version = ${current + 1}`);
+          return true;
         })
         .immediate();
+      if (!applied) return;
     }
   }
 
