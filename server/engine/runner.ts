@@ -16,6 +16,7 @@ import { lockPathFor, readLock, readLockCached, writeLockStage } from './lockfil
 import type { LockEntry, LockFile, StageLock } from './lockfile';
 import { runCommand, isAlive } from './processes';
 import { acquireRunLock } from './runLock';
+import { trackPipelineRun } from './trackRun';
 import { workspaceStages } from './stages';
 import type { RunnableStage, WorkspaceStages } from './stages';
 import { stateDir, Store } from './store';
@@ -29,6 +30,7 @@ export type RunEvent =
       stages: { name: string; action: StageAction; reason: string }[];
     }
   | { event: 'stage-start'; stage: string; logPath: string }
+  | { event: 'warning'; message: string }
   | { event: 'output'; stage: string; stream: 'stdout' | 'stderr'; text: string }
   | {
       event: 'stage-end';
@@ -174,6 +176,19 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         : 'succeeded';
     hasher.flush();
     store.finishRun(runId, status, Date.now());
+    const tracked = trackPipelineRun(
+      store,
+      options.root,
+      runId,
+      status,
+      started,
+      order.map((stage) => ({
+        stage,
+        lock: lockOf(stage),
+        liveMetrics: statuses.get(stage.address) === 'succeeded' ? metricsPathOf(options.root, runId, stage) : null,
+      })),
+    );
+    if ('warning' in tracked) emit({ event: 'warning', message: tracked.warning });
     emit({ event: 'run-end', runId, status, counts, durationMs: Date.now() - started });
     return { runId, status, stages: statuses };
   } finally {
@@ -414,6 +429,11 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
   return executeStage(stage, reasons.join('; ') || `upstream ${upstreamRan.join(', ')} ran`, context, started);
 }
 
+/** The file a stage appends its live metrics to (CAIRN_METRICS_PATH). */
+function metricsPathOf(root: string, runId: string, stage: RunnableStage): string {
+  return path.join(stateDir(root), 'logs', runId, `${stage.address.replace(/[^\w@.-]+/g, '_')}.metrics.jsonl`);
+}
+
 /** Records and announces a stage whose outs came back from the cache instead of a run. */
 function reportRestored(
   context: StageContext,
@@ -446,7 +466,7 @@ async function executeStage(
   fs.mkdirSync(logDir, { recursive: true });
   const safeName = stage.address.replace(/[^\w@.-]+/g, '_');
   const logPath = path.join(logDir, `${safeName}.log`);
-  const metricsPath = path.join(logDir, `${safeName}.metrics.jsonl`);
+  const metricsPath = metricsPathOf(context.root, context.runId, stage);
   const log = fs.createWriteStream(logPath);
   context.emit({ event: 'stage-start', stage: stage.address, logPath });
   recordStage(context, stage, 'running', reason, started, null, logPath);

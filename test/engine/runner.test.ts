@@ -348,6 +348,27 @@ stages:
     assert.ok(graph.edges.some((edge) => edge.from === 'stage:make' && edge.to === 'file:data/people.csv'));
   });
 
+  it('tracks every run as an experiment run: params, declared and live metrics, artifacts', () => {
+    const root = workspace({
+      'params.yaml': 'train:\n  lr: 0.5\n  model:\n    depth: 3\n',
+      'train.sh': `for i in 1 2 3; do echo "{\\"step\\": $i, \\"loss\\": 0.$((9 - i))}" >> "$CAIRN_METRICS_PATH"; done\necho '{"auc": 0.91}' > metrics.json\n`,
+      'pipeline.yaml':
+        'stages:\n  train:\n    cmd: sh train.sh\n    deps: [train.sh]\n    params: [train]\n    metrics:\n      - metrics.json:\n          cache: false\n',
+    });
+    assert.equal(cairn(root, 'run').code, 0);
+    const listed = JSON.parse(
+      cairn(root, 'exp', 'list', '--filter', 'metrics.auc >= 0.9 AND params.train.lr = 0.5', '--json').stdout,
+    ) as {
+      runs: { id: string; params: Record<string, string>; metrics: Record<string, number> }[];
+    };
+    assert.equal(listed.runs.length, 1);
+    assert.deepEqual(listed.runs[0]?.params, { 'train.lr': '0.5', 'train.model.depth': '3' });
+    assert.deepEqual(listed.runs[0]?.metrics, { auc: 0.91, loss: 0.6 });
+    const shown = cairn(root, 'exp', 'show', listed.runs[0]?.id ?? '');
+    assert.match(shown.stdout, /loss\s+0\.6\s+3\s+3\s+0\.6\s+0\.8/);
+    assert.match(shown.stdout, /metrics\.json [0-9a-f]{32}/);
+  });
+
   it('records lineage: a file traces back to its stage, inputs, params and code version', () => {
     const root = workspace(CHAIN);
     spawnSync('git', ['init', '-q'], { cwd: root });

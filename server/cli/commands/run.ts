@@ -86,6 +86,9 @@ function printHuman(prefix: boolean): (event: RunEvent) => void {
           );
         break;
       }
+      case 'warning':
+        process.stderr.write(`cairn: warning: ${event.message}\n`);
+        break;
       case 'stage-start':
         process.stdout.write(`Running stage '${event.stage}' (log: ${path.relative(process.cwd(), event.logPath)})\n`);
         break;

@@ -1,0 +1,99 @@
+// Every pipeline run is a tracked experiment run: after the stages finished, the run's params (the
+// values the stages read), its metrics (the metrics files the stages declare, and the live points
+// they appended to CAIRN_METRICS_PATH), its artifacts (the outs with their hashes) and how it ended
+// are recorded through the Tracker, in the experiment named after the workspace. Tracking never
+// fails a run: a problem here is reported as a warning.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { findEntry, lockPathOf } from './decide';
+import type { StageLock } from './lockfile';
+import type { RunnableStage } from './stages';
+import type { Store } from './store';
+import { runSource } from './tracking/environment';
+import { ingestMetricsFile } from './tracking/live';
+import { Tracker } from './tracking/tracker';
+import type { MetricPoint, ParamValue } from './tracking/tracker';
+
+export interface TrackedStage {
+  stage: RunnableStage;
+  lock: StageLock | undefined;
+  /** The live metrics file the stage was given, if it ran in this run. */
+  liveMetrics: string | null;
+}
+
+/** Records a finished pipeline run; returns the tracked run's id, or a warning. */
+export function trackPipelineRun(
+  store: Store,
+  root: string,
+  pipelineRunId: string,
+  status: 'succeeded' | 'failed' | 'cancelled',
+  startTime: number,
+  stages: TrackedStage[],
+): { runId: string } | { warning: string } {
+  try {
+    const tracker = Tracker.open(store);
+    const runId = tracker.startRun({
+      experiment: path.basename(root),
+      name: pipelineRunId,
+      source: runSource(root),
+      startTime,
+    });
+    tracker.setTags(runId, { 'cairn.pipeline_run': pipelineRunId });
+    const params: Record<string, ParamValue> = {};
+    for (const { stage } of stages) {
+      for (const [file, values] of Object.entries(stage.params)) {
+        const prefix = file === 'params.yaml' ? '' : `${file}:`;
+        for (const [key, value] of Object.entries(values)) flattenParams(`${prefix}${key}`, value, params);
+      }
+    }
+    tracker.logParams(runId, params);
+    const now = Date.now();
+    for (const { stage, lock, liveMetrics } of stages) {
+      for (const out of stage.outs) {
+        const entry = findEntry(lock?.outs, lockPathOf(stage, root, out.path));
+        if (entry && !entry.md5.endsWith('.dir'))
+          tracker.logArtifact(runId, { path: out.path, md5: entry.md5, size: entry.size });
+        if (out.kind === 'metrics') {
+          const points = metricsOfFile(path.join(root, out.path), now);
+          if (points.length > 0) tracker.logMetrics(runId, points, now);
+        }
+      }
+      if (liveMetrics && fs.existsSync(liveMetrics)) ingestMetricsFile(tracker, runId, liveMetrics, now);
+    }
+    tracker.endRun(runId, status);
+    return { runId };
+  } catch (error) {
+    return { warning: `the run was not tracked: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function flattenParams(key: string, value: unknown, into: Record<string, ParamValue>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [name, inner] of Object.entries(value)) flattenParams(`${key}.${name}`, inner, into);
+  } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    into[key] = value;
+  } else {
+    into[key] = JSON.stringify(value);
+  }
+}
+
+/** The numbers of a JSON or YAML metrics file, as dotted keys (`holdout.auc`). */
+function metricsOfFile(file: string, now: number): MetricPoint[] {
+  let value: unknown;
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch {
+    return [];
+  }
+  const points: MetricPoint[] = [];
+  const walk = (prefix: string, node: unknown): void => {
+    if (typeof node === 'number' && Number.isFinite(node))
+      points.push({ key: prefix, value: node, step: 0, timestamp: now });
+    else if (node !== null && typeof node === 'object' && !Array.isArray(node))
+      for (const [name, inner] of Object.entries(node)) walk(prefix ? `${prefix}.${name}` : name, inner);
+  };
+  walk('', value);
+  return points;
+}
