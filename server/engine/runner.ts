@@ -12,7 +12,7 @@ import type { Decision, StageAction } from './decide';
 import { codeVersion } from './git';
 import { Hasher, inParallel } from './hash';
 import type { OutHash } from './hash';
-import { lockPathFor, readLock, readLockCached, writeLockStage } from './lockfile';
+import { lockPathFor, readLockCached, writeLockStage } from './lockfile';
 import type { LockEntry, LockFile, StageLock } from './lockfile';
 import { runCommand, isAlive } from './processes';
 import { acquireRunLock } from './runLock';
@@ -89,36 +89,14 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     store.reapOrphanRuns(isAlive, started);
     const hasher = new Hasher(store);
     const cache = new ContentCache(options.root);
-    const locks = new Map<string, LockFile>();
-    const lockOf = (stage: RunnableStage): StageLock | undefined => {
-      const file = lockPathFor(stage.pipelineFile);
-      let lock = locks.get(file);
-      if (!lock) {
-        lock = readLockCached(file, store);
-        locks.set(file, lock);
-      }
-      return lock.stages[stage.name];
-    };
-    // The plan: what each stage would do if everything upstream went as planned. Every path is
-    // hashed once, all of them concurrently, before the stages are compared in order.
-    const memo = memoizedHashes(hasher);
-    await prefetch(order, options.root, memo);
-    const planned = new Map<string, Decision>();
-    for (const stage of order) {
-      const upstreamRunning = [...(loaded.upstream.get(stage.address) ?? [])].filter(
-        (address) => planned.get(address)?.action === 'run',
-      );
-      planned.set(
-        stage.address,
-        await decide(stage, lockOf(stage), {
-          hashPath: memo,
-          cache,
-          workspaceRoot: options.root,
-          force: options.force === true,
-          upstreamRunning,
-        }),
-      );
-    }
+    const locks = new LockEntries(store);
+    const planned = await planStages(order, loaded.upstream, {
+      root: options.root,
+      hasher,
+      cache,
+      locks,
+      force: options.force === true,
+    });
     emit({
       event: 'plan',
       runId,
@@ -155,14 +133,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       emit,
       signal: options.signal ?? new AbortController().signal,
       force: options.force === true,
-      lockOf,
-      recordLock: (stage, lock) => {
-        // The file was just written with this entry; keep the parsed copy in step instead of rereading it.
-        const file = lockPathFor(stage.pipelineFile);
-        const cached = locks.get(file) ?? readLock(file);
-        cached.stages[stage.name] = lock;
-        locks.set(file, cached);
-      },
+      locks,
       // The code version as lineage records it: the commit, marked when the tree had changes.
       codeCommit: code.commit && (code.dirty ? `${code.commit}+dirty` : code.commit),
     };
@@ -184,7 +155,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       started,
       order.map((stage) => ({
         stage,
-        lock: lockOf(stage),
+        lock: locks.of(stage),
         liveMetrics: statuses.get(stage.address) === 'succeeded' ? metricsPathOf(options.root, runId, stage) : null,
       })),
     );
@@ -197,8 +168,65 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
 }
 
+/** Stages' lock entries, each lock file read once (through the store's parsed-lock cache). */
+export class LockEntries {
+  private readonly files = new Map<string, LockFile>();
+
+  constructor(private readonly store: Store) {}
+
+  of(stage: RunnableStage): StageLock | undefined {
+    return this.file(stage).stages[stage.name];
+  }
+
+  /** The file was just written with this entry: keep the parsed copy in step instead of rereading it. */
+  record(stage: RunnableStage, lock: StageLock): void {
+    this.file(stage).stages[stage.name] = lock;
+  }
+
+  private file(stage: RunnableStage): LockFile {
+    const file = lockPathFor(stage.pipelineFile);
+    let lock = this.files.get(file);
+    if (!lock) {
+      lock = readLockCached(file, this.store);
+      this.files.set(file, lock);
+    }
+    return lock;
+  }
+}
+
+/**
+ * What each stage would do if everything upstream went as planned (for `run`'s plan and for
+ * `status`). Every path is hashed once, all of them concurrently, before the stages are compared
+ * in order.
+ */
+export async function planStages(
+  order: RunnableStage[],
+  upstream: Map<string, Set<string>>,
+  options: { root: string; hasher: Hasher; cache: ContentCache; locks: LockEntries; force: boolean },
+): Promise<Map<string, Decision>> {
+  const hashPath = memoizedHashes(options.hasher);
+  await prefetch(order, options.root, hashPath);
+  const planned = new Map<string, Decision>();
+  for (const stage of order) {
+    const upstreamRunning = [...(upstream.get(stage.address) ?? [])].filter(
+      (address) => planned.get(address)?.action === 'run',
+    );
+    planned.set(
+      stage.address,
+      await decide(stage, options.locks.of(stage), {
+        hashPath,
+        cache: options.cache,
+        workspaceRoot: options.root,
+        force: options.force,
+        upstreamRunning,
+      }),
+    );
+  }
+  return planned;
+}
+
 /** Hashes each path once: for a plan, where nothing changes between the questions. */
-export function memoizedHashes(hasher: Hasher): (absolute: string) => Promise<OutHash | null> {
+function memoizedHashes(hasher: Hasher): (absolute: string) => Promise<OutHash | null> {
   const known = new Map<string, Promise<OutHash | null>>();
   return (absolute) => {
     let hash = known.get(absolute);
@@ -211,7 +239,7 @@ export function memoizedHashes(hasher: Hasher): (absolute: string) => Promise<Ou
 }
 
 /** Starts hashing every dep and out of the stages, a few at a time, so the plan finds them ready. */
-export async function prefetch(
+async function prefetch(
   stages: RunnableStage[],
   root: string,
   hashPath: (absolute: string) => Promise<OutHash | null>,
@@ -319,8 +347,7 @@ interface StageContext {
   emit: (event: RunEvent) => void;
   signal: AbortSignal;
   force: boolean;
-  lockOf: (stage: RunnableStage) => StageLock | undefined;
-  recordLock: (stage: RunnableStage, lock: StageLock) => void;
+  locks: LockEntries;
   codeCommit: string | null;
 }
 
@@ -379,7 +406,7 @@ async function schedule(
 
 async function runStage(stage: RunnableStage, upstreamRan: string[], context: StageContext): Promise<StageStatus> {
   const started = Date.now();
-  const decision = await decide(stage, context.lockOf(stage), {
+  const decision = await decide(stage, context.locks.of(stage), {
     hashPath: (absolute) => context.hasher.hashPath(absolute),
     cache: context.cache,
     workspaceRoot: context.root,
@@ -406,7 +433,7 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
     });
     return 'skipped';
   }
-  const lock = context.lockOf(stage);
+  const lock = context.locks.of(stage);
   if (decision.action === 'restore' && lock) {
     const restored = await restoreOuts(stage, lock, context);
     if (restored) return reportRestored(context, stage, lock, reasons.join('; '), started);
@@ -420,7 +447,7 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
       const candidate: StageLock = { cmd: stage.cmd, deps, ...paramsPart(stage), outs: cached };
       if (await restoreOuts(stage, candidate, context)) {
         writeLockStage(lockPathFor(stage.pipelineFile), stage.name, candidate);
-        context.recordLock(stage, candidate);
+        context.locks.record(stage, candidate);
         const reason = `${reasons.join('; ') || 'changed'}; the same inputs ran before, outs restored from the run cache`;
         return reportRestored(context, stage, candidate, reason, started);
       }
@@ -431,7 +458,12 @@ async function runStage(stage: RunnableStage, upstreamRan: string[], context: St
 
 /** The file a stage appends its live metrics to (CAIRN_METRICS_PATH). */
 function metricsPathOf(root: string, runId: string, stage: RunnableStage): string {
-  return path.join(stateDir(root), 'logs', runId, `${stage.address.replace(/[^\w@.-]+/g, '_')}.metrics.jsonl`);
+  return path.join(stateDir(root), 'logs', runId, `${fileNameOf(stage)}.metrics.jsonl`);
+}
+
+/** A stage's address as a file name (a subfolder pipeline's `sub/dvc.yaml:train` has slashes). */
+function fileNameOf(stage: RunnableStage): string {
+  return stage.address.replace(/[^\w@.-]+/g, '_');
 }
 
 /** Records and announces a stage whose outs came back from the cache instead of a run. */
@@ -464,8 +496,7 @@ async function executeStage(
 ): Promise<StageStatus> {
   const logDir = path.join(stateDir(context.root), 'logs', context.runId);
   fs.mkdirSync(logDir, { recursive: true });
-  const safeName = stage.address.replace(/[^\w@.-]+/g, '_');
-  const logPath = path.join(logDir, `${safeName}.log`);
+  const logPath = path.join(logDir, `${fileNameOf(stage)}.log`);
   const metricsPath = metricsPathOf(context.root, context.runId, stage);
   const log = fs.createWriteStream(logPath);
   context.emit({ event: 'stage-start', stage: stage.address, logPath });
@@ -562,7 +593,7 @@ async function completeStage(stage: RunnableStage, context: StageContext): Promi
   }
   const lock: StageLock = { cmd: stage.cmd, deps, ...paramsPart(stage), outs };
   writeLockStage(lockPathFor(stage.pipelineFile), stage.name, lock);
-  context.recordLock(stage, lock);
+  context.locks.record(stage, lock);
   if (!stage.alwaysChanged) writeRunCache(context.root, runCacheKey(stage, deps), outs);
   return lock;
 }

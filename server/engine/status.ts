@@ -3,13 +3,10 @@
 // workspace answers without reading file contents.
 import * as path from 'node:path';
 import { ContentCache } from './cache';
-import { decide } from './decide';
 import type { Decision } from './decide';
 import { Hasher } from './hash';
-import { lockPathFor, readLockCached } from './lockfile';
-import type { LockFile } from './lockfile';
 import { isAlive } from './processes';
-import { chooseStages, memoizedHashes, prefetch, topologicalOrder } from './runner';
+import { chooseStages, LockEntries, planStages, topologicalOrder } from './runner';
 import { workspaceStages } from './stages';
 import { Store } from './store';
 import type { StageRunRow } from './store';
@@ -62,10 +59,8 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
     };
     const hasher = new Hasher(store);
     const cache = new ContentCache(root);
-    const hashPath = memoizedHashes(hasher);
-    await prefetch(order, root, hashPath);
-    const locks = new Map<string, LockFile>();
-    const decisions = new Map<string, Decision>();
+    const locks = new LockEntries(store);
+    const decisions = await planStages(order, loaded.upstream, { root, hasher, cache, locks, force: false });
     const reports = new Map<string, PipelineStatusReport>();
     const reportOf = (pipelineFile: string): PipelineStatusReport => {
       const file = path.relative(root, pipelineFile).split(path.sep).join('/');
@@ -81,29 +76,14 @@ export async function pipelineStatus(root: string, pipelineFiles: string[] = [])
       reportOf(problem.file).problems.push(`line ${problem.line}: ${problem.message}`);
     }
     for (const stage of order) {
-      const lockPath = lockPathFor(stage.pipelineFile);
-      let lock = locks.get(lockPath);
-      if (!lock) {
-        lock = readLockCached(lockPath, store);
-        locks.set(lockPath, lock);
-      }
-      const upstreamRunning = [...(loaded.upstream.get(stage.address) ?? [])].filter(
-        (address) => decisions.get(address)?.action === 'run',
-      );
-      const decision = await decide(stage, lock.stages[stage.name], {
-        hashPath,
-        cache,
-        workspaceRoot: root,
-        force: false,
-        upstreamRunning,
-      });
-      decisions.set(stage.address, decision);
+      const decision = decisions.get(stage.address) as Decision;
+      const locked = locks.of(stage);
       const last = lastRuns.get(stage.address) ?? null;
       let state: StageState;
       if (stage.frozen) state = 'frozen';
       else if (last?.status === 'running' && runAlive(last.run_id)) state = 'running';
       else if (decision.action === 'skip') state = 'up-to-date';
-      else if (!lock.stages[stage.name] && (!last || last.status === 'skipped')) state = 'never-run';
+      else if (!locked && (!last || last.status === 'skipped')) state = 'never-run';
       else if (last?.status === 'failed') state = 'failed';
       else if (last?.status === 'cancelled' || (last?.status === 'running' && !runAlive(last.run_id)))
         state = 'cancelled';

@@ -15,6 +15,7 @@ import { Store } from '../../engine/store';
 import type { DatasetVersionRow } from '../../engine/store';
 import { closest } from '../../spec/suggest';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
+import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
 
 export const dataCommand: Command = {
@@ -152,7 +153,7 @@ function versionsCommand({ root, json, args }: CommandContext): number {
       row.window_start ? `${row.source} [${row.window_start} → ${row.window_end}]` : row.source,
     ]),
   );
-  process.stdout.write(columns(table));
+  process.stdout.write(renderTable(table));
   return 0;
 }
 
@@ -320,19 +321,6 @@ function bytes(size: number): string {
   if (size < 1024) return `${size} B`;
   if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} kB`;
   return `${(size / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function columns(table: string[][]): string {
-  const widths = table[0]?.map((_, index) => Math.max(...table.map((row) => (row[index] ?? '').length))) ?? [];
-  return table
-    .map(
-      (row) =>
-        `${row
-          .map((cell, index) => cell.padEnd(widths[index] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }
 
 function display(file: string): string {

@@ -9,6 +9,7 @@ import type { RunRow } from '../../engine/tracking/query';
 import { compareRuns, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
 import type { RunDetail } from '../../engine/tracking/read';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
+import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
 
 /** How many metric and param columns `exp list` shows at most (--json has them all). */
@@ -166,21 +167,6 @@ function listTable(rows: RunRow[]): string[][] {
       ...paramKeys.map((key) => row.params[key] ?? EMPTY),
     ]),
   ];
-}
-
-/** Left-aligned columns separated by two spaces. */
-function renderTable(table: string[][]): string {
-  const widths: number[] = [];
-  for (const row of table) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return table
-    .map(
-      (row) =>
-        `${row
-          .map((cell, index) => cell.padEnd(widths[index] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }
 
 function showCommand(context: CommandContext, store: Store): number {

@@ -11,6 +11,7 @@ import { describeTensor, OnnxError } from '../../engine/registry/signature';
 import { readModels } from '../../engine/registry/spec';
 import { Store } from '../../engine/store';
 import { rejectUnknownOptions, takeFlag, takeOption, UsageError } from '../args';
+import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
 
 export const modelsCommand: Command = {
@@ -86,7 +87,7 @@ function listCommand({ root, json, args }: CommandContext): number {
       .map(([alias, version]) => `${alias}=v${version}`)
       .join(' ') || '-',
   ]);
-  process.stdout.write(table([['MODEL', 'VERSIONS', 'LATEST', 'ALIASES'], ...rows]));
+  process.stdout.write(renderTable([['MODEL', 'VERSIONS', 'LATEST', 'ALIASES'], ...rows]));
   return 0;
 }
 
@@ -264,7 +265,7 @@ function auditCommand({ root, json, args }: CommandContext): number {
 
 function auditLines(entries: AuditEntry[]): string {
   if (entries.length === 0) return '  (no changes recorded)\n';
-  return table(
+  return renderTable(
     entries.map((entry) => [
       timestamp(entry.at),
       entry.action,
@@ -321,13 +322,4 @@ function indent(text: string): string {
     .split('\n')
     .map((line) => (line ? `  ${line}` : line))
     .join('\n');
-}
-
-function table(rows: string[][], prefix = ''): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows
-    .map((row) => `${prefix}${row.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ')}`.trimEnd())
-    .join('\n')
-    .concat('\n');
 }
