@@ -17,6 +17,7 @@ import type { LockEntry, LockFile, StageLock } from './lockfile';
 import { runCommand, isAlive } from './processes';
 import { acquireRunLock } from './runLock';
 import { trackPipelineRun } from './trackRun';
+import type { TrackingOptions } from './trackRun';
 import { workspaceStages } from './stages';
 import type { RunnableStage, WorkspaceStages } from './stages';
 import { stateDir, Store } from './store';
@@ -29,7 +30,7 @@ export type RunEvent =
       pipeline: string | null;
       stages: { name: string; action: StageAction; reason: string }[];
     }
-  | { event: 'stage-start'; stage: string; logPath: string }
+  | { event: 'stage-start'; stage: string; logPath: string; metricsPath: string }
   | { event: 'warning'; message: string }
   | { event: 'output'; stage: string; stream: 'stdout' | 'stderr'; text: string }
   | {
@@ -65,10 +66,14 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   argv?: string[];
+  /** Where and as what the run is tracked (a sweep trial: the main store, its sweep as parent). */
+  tracking?: TrackingOptions;
 }
 
 export interface RunResult {
   runId: string;
+  /** The tracked experiment run, when tracking succeeded. */
+  trackedRunId?: string;
   status: 'succeeded' | 'failed' | 'cancelled';
   stages: Map<string, StageStatus>;
 }
@@ -158,10 +163,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         lock: locks.of(stage),
         liveMetrics: statuses.get(stage.address) === 'succeeded' ? metricsPathOf(options.root, runId, stage) : null,
       })),
+      options.tracking,
     );
     if ('warning' in tracked) emit({ event: 'warning', message: tracked.warning });
     emit({ event: 'run-end', runId, status, counts, durationMs: Date.now() - started });
-    return { runId, status, stages: statuses };
+    return { runId, status, stages: statuses, ...('runId' in tracked ? { trackedRunId: tracked.runId } : {}) };
   } finally {
     store.close();
     release();
@@ -499,7 +505,7 @@ async function executeStage(
   const logPath = path.join(logDir, `${fileNameOf(stage)}.log`);
   const metricsPath = metricsPathOf(context.root, context.runId, stage);
   const log = fs.createWriteStream(logPath);
-  context.emit({ event: 'stage-start', stage: stage.address, logPath });
+  context.emit({ event: 'stage-start', stage: stage.address, logPath, metricsPath });
   recordStage(context, stage, 'running', reason, started, null, logPath);
   const missing = [];
   for (const dep of stage.deps) if (!fs.existsSync(path.join(context.root, dep))) missing.push(dep);

@@ -15,6 +15,19 @@ import { ingestMetricsFile } from './tracking/live';
 import { Tracker } from './tracking/tracker';
 import type { MetricPoint, ParamValue } from './tracking/tracker';
 
+/** Where a run is tracked and as what; by default the workspace's own store and experiment. */
+export interface TrackingOptions {
+  /** The store to track into (a sweep trial in a working copy tracks into the main workspace's). */
+  store?: Store;
+  /** Experiment name; default the workspace folder's name. */
+  experiment?: string;
+  /** The run this one is a child of (a sweep trial's sweep). */
+  parentRunId?: string;
+  /** Run name; default the pipeline run id. */
+  name?: string;
+  tags?: Record<string, string>;
+}
+
 export interface TrackedStage {
   stage: RunnableStage;
   lock: StageLock | undefined;
@@ -30,16 +43,18 @@ export function trackPipelineRun(
   status: 'succeeded' | 'failed' | 'cancelled',
   startTime: number,
   stages: TrackedStage[],
+  options: TrackingOptions = {},
 ): { runId: string } | { warning: string } {
   try {
-    const tracker = Tracker.open(store);
+    const tracker = Tracker.open(options.store ?? store);
     const runId = tracker.startRun({
-      experiment: path.basename(root),
-      name: pipelineRunId,
+      experiment: options.experiment ?? path.basename(root),
+      name: options.name ?? pipelineRunId,
       source: runSource(root),
       startTime,
+      ...(options.parentRunId !== undefined ? { parentRunId: options.parentRunId } : {}),
     });
-    tracker.setTags(runId, { 'cairn.pipeline_run': pipelineRunId });
+    tracker.setTags(runId, { ...options.tags, 'cairn.pipeline_run': pipelineRunId });
     const params: Record<string, ParamValue> = {};
     for (const { stage } of stages) {
       for (const [file, values] of Object.entries(stage.params)) {
