@@ -1,5 +1,6 @@
-// `cairn exp list|show|compare`: tracked experiment runs, filtered and sorted, one in full, or several
-// side by side. A bad filter or sort, or a run reference that names no run, exits with 2.
+// `cairn exp list|show|compare|experiments|tag|untag`: tracked experiment runs, filtered and sorted, one
+// in full, or several side by side; the experiments with their run counts; tags set and removed on a
+// run. A bad filter or sort, or a run reference that names no run, exits with 2.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store, stateDir } from '../../engine/store';
@@ -8,6 +9,9 @@ import { compileFilter, queryRuns } from '../../engine/tracking/query';
 import type { RunRow } from '../../engine/tracking/query';
 import { compareRuns, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
 import type { RunDetail } from '../../engine/tracking/read';
+import { deleteTags, experimentSummaries, runTags } from '../../engine/tracking/tags';
+import type { ExperimentSummary } from '../../engine/tracking/tags';
+import { Tracker } from '../../engine/tracking/tracker';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
 import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
@@ -21,6 +25,9 @@ export const expCommand: Command = {
     '                              Tracked runs, e.g. --filter "metrics.auc >= 0.8" --sort "metrics.auc DESC".',
     'exp show RUN [--json]         Everything recorded about a run (id, id prefix or name).',
     'exp compare RUN RUN... [--json]  Param differences and metric deltas against the first run.',
+    'exp experiments [--json]      Experiments with their run counts, the most recently used first.',
+    'exp tag RUN KEY=VALUE... [--json]  Sets tags on a run (cairn.starred=true stars it).',
+    'exp untag RUN KEY... [--json]  Removes tags from a run.',
   ],
   run(context) {
     const action = context.args.shift();
@@ -33,9 +40,17 @@ export const expCommand: Command = {
         return withStore(context, hasStore, (store) => showCommand(context, store));
       case 'compare':
         return withStore(context, hasStore, (store) => compareCommand(context, store));
+      case 'experiments':
+        return experimentsCommand(context, hasStore);
+      case 'tag':
+        return withStore(context, hasStore, (store) => tagCommand(context, store));
+      case 'untag':
+        return withStore(context, hasStore, (store) => untagCommand(context, store));
       default:
         throw new UsageError(
-          action === undefined ? 'exp needs an action: list, show or compare.' : `Unknown exp action '${action}'.`,
+          action === undefined
+            ? 'exp needs an action: list, show, compare, experiments, tag or untag.'
+            : `Unknown exp action '${action}'.`,
         );
     }
   },
@@ -294,5 +309,92 @@ function compareCommand(context: CommandContext, store: Store): number {
     for (const row of renderTable(table).trimEnd().split('\n')) lines.push(`  ${row}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function experimentsCommand(context: CommandContext, hasStore: boolean): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  if (args.length > 0) throw new UsageError(`exp experiments takes no arguments, got '${args[0] ?? ''}'.`);
+  let experiments: ExperimentSummary[] = [];
+  if (hasStore) {
+    const store = Store.open(context.root);
+    try {
+      experiments = experimentSummaries(store.db);
+    } finally {
+      store.close();
+    }
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ experiments }, null, 2)}\n`);
+    return 0;
+  }
+  if (experiments.length === 0) {
+    process.stdout.write('No experiments yet.\n');
+    return 0;
+  }
+  const table = [
+    ['EXPERIMENT', 'RUNS', 'RUNNING', 'LAST RUN'],
+    ...experiments.map((experiment) => [
+      experiment.name,
+      String(experiment.runs),
+      String(experiment.running),
+      formatTime(experiment.lastRunAt),
+    ]),
+  ];
+  process.stdout.write(renderTable(table));
+  return 0;
+}
+
+/** `KEY=VALUE` arguments as tags; the value may itself hold '=' and may be empty. */
+function tagAssignments(assignments: string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const assignment of assignments) {
+    const equals = assignment.indexOf('=');
+    const key = equals === -1 ? '' : assignment.slice(0, equals).trim();
+    if (key === '') throw new UsageError(`exp tag needs KEY=VALUE, got '${assignment}' (e.g. cairn.starred=true).`);
+    tags[key] = assignment.slice(equals + 1);
+  }
+  return tags;
+}
+
+function tagCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  const [reference, ...assignments] = args;
+  if (reference === undefined || assignments.length === 0) {
+    throw new UsageError('exp tag needs a run and at least one KEY=VALUE.');
+  }
+  const tags = tagAssignments(assignments);
+  const runId = resolveRun(store.db, reference);
+  const tracker = Tracker.open(store);
+  tracker.setTags(runId, tags);
+  tracker.close();
+  return reportTags(json, runId, runTags(store.db, runId), Object.keys(tags), 'Tagged');
+}
+
+function untagCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  const [reference, ...keys] = args;
+  if (reference === undefined || keys.length === 0) throw new UsageError('exp untag needs a run and at least one KEY.');
+  const runId = resolveRun(store.db, reference);
+  const removed = deleteTags(store.db, runId, keys);
+  return reportTags(json, runId, runTags(store.db, runId), removed, 'Removed');
+}
+
+function reportTags(
+  json: boolean,
+  runId: string,
+  tags: Record<string, string>,
+  changed: string[],
+  verb: string,
+): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ run: runId, changed, tags }, null, 2)}\n`);
+    return 0;
+  }
+  const what = changed.length === 0 ? 'no tags' : changed.join(', ');
+  process.stdout.write(`${verb} ${what} on run ${runId.slice(0, 8)}.\n`);
   return 0;
 }
