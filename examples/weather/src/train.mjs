@@ -1,7 +1,7 @@
 // Stage train: fits a logistic regression to data/features/train.json by full-batch gradient
 // descent (params train.lr, train.epochs, train.l2) and exports it as models/model.onnx.
 // Writes metrics/train.json with the final training loss and accuracy. When the environment variable
-// CAIRN_METRICS_PATH names a file, one JSON line {"epoch", "loss"} is appended to it per epoch:
+// CAIRN_METRICS_PATH names a file, one JSON line {"step": epoch, "loss"} is appended to it per epoch:
 // that is how Cairn shows a run's metrics live.
 import { appendFileSync } from 'node:fs';
 import { logisticRegressionOnnx } from './onnx.mjs';
@@ -40,7 +40,7 @@ for (let epoch = 1; epoch <= epochs; epoch += 1) {
     weights[column] -= learningRate * (weightGradient[column] / features.length + l2 * weights[column]);
   }
   bias -= learningRate * (biasGradient / features.length);
-  if (livePath) appendFileSync(livePath, `${JSON.stringify({ epoch, loss: round6(loss) })}\n`);
+  if (livePath) appendFileSync(livePath, `${JSON.stringify({ step: epoch, loss: round6(loss) })}\n`);
 }
 
 // The final loss and accuracy are those of the weights after the last step.
