@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { createClient } from './client';
 import { readConfig } from './config';
+import { registerExperimentViews } from './experimentCommands';
 import { LineagePanel } from './lineagePanel';
 import { PipelinesView } from './pipelinesView';
 import type { PipelineNode, PipelineTreeNode, StageNode } from './pipelinesView';
@@ -21,6 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const specs = new SpecsView();
   context.subscriptions.push(output, status, specs, vscode.window.registerTreeDataProvider('cairn.specs', specs));
   registerPipelineCommands(context);
+  registerExperimentViews(context);
 
   const start = async (): Promise<void> => {
     client = createClient(context, readConfig(), output, status);
