@@ -219,6 +219,23 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX model_audit_by_model ON model_audit(model, id);
   `,
+  // The gate reports of tracked runs (server/engine/gates/reports.ts): a run that produced a
+  // declared model keeps each gate's report with the artifact's hash, so a later run knows that
+  // artifact was judged. Runs sort by name from an index, so `exp list --sort name` reads a page.
+  `
+  CREATE TABLE run_gate_reports (
+    run INTEGER NOT NULL REFERENCES tracked_runs(seq),
+    model TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    version INTEGER,
+    report TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run, model)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_gate_reports_by_artifact ON run_gate_reports(model, md5);
+  CREATE INDEX tracked_runs_by_name ON tracked_runs(name);
+  `,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';

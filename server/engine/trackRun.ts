@@ -1,13 +1,15 @@
 // Every pipeline run is a tracked experiment run: after the stages finished, the run's params (the
 // values the stages read), its metrics (the metrics files the stages declare, and the live points
 // they appended to CAIRN_METRICS_PATH), its artifacts (the outs with their hashes) and how it ended
-// are recorded through the Tracker, in the experiment named after the workspace. Tracking never
-// fails a run: a problem here is reported as a warning.
+// are recorded through the Tracker, in the experiment named after the workspace. A successful run
+// then registers the models its pipelines declare, behind their gates (registry/automated.ts).
+// Tracking never fails a run: a problem here is reported as a warning.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { findEntry, lockPathOf } from './decide';
 import type { StageLock } from './lockfile';
+import { readMetricsFile, registerRunModels } from './registry/automated';
+import type { ModelRegistration } from './registry/automated';
 import type { RunnableStage } from './stages';
 import type { Store } from './store';
 import { runSource } from './tracking/environment';
@@ -26,6 +28,11 @@ export interface TrackingOptions {
   /** Run name; default the pipeline run id. */
   name?: string;
   tags?: Record<string, string>;
+  /**
+   * Register the declared models this run produced (default: when the run is tracked into its own
+   * workspace's store and is not a sweep trial; a reproduction passes false).
+   */
+  register?: boolean;
 }
 
 export interface TrackedStage {
@@ -33,9 +40,21 @@ export interface TrackedStage {
   lock: StageLock | undefined;
   /** The live metrics file the stage was given, if it ran in this run. */
   liveMetrics: string | null;
+  /** Whether the stage's command ran in this run; by default, whether it was given a live metrics file. */
+  ran?: boolean;
 }
 
-/** Records a finished pipeline run; returns the tracked run's id, or a warning. */
+/**
+ * What tracking a run did: the tracked run's id, what became of each declared model the run
+ * produced (registered, or refused by its gate and why), and problems worth a warning.
+ */
+export interface TrackOutcome {
+  runId: string;
+  registrations: ModelRegistration[];
+  warnings: string[];
+}
+
+/** Records a finished pipeline run; returns the tracked run and its registrations, or a warning. */
 export function trackPipelineRun(
   store: Store,
   root: string,
@@ -44,10 +63,11 @@ export function trackPipelineRun(
   startTime: number,
   stages: TrackedStage[],
   options: TrackingOptions = {},
-): { runId: string } | { warning: string } {
+): TrackOutcome | { warning: string } {
+  let runId: string;
   try {
     const tracker = Tracker.open(options.store ?? store);
-    const runId = tracker.startRun({
+    runId = tracker.startRun({
       experiment: options.experiment ?? path.basename(root),
       name: options.name ?? pipelineRunId,
       source: runSource(root),
@@ -77,10 +97,30 @@ export function trackPipelineRun(
       if (liveMetrics && fs.existsSync(liveMetrics)) ingestMetricsFile(tracker, runId, liveMetrics, now);
     }
     tracker.endRun(runId, status);
-    return { runId };
   } catch (error) {
-    return { warning: `the run was not tracked: ${error instanceof Error ? error.message : String(error)}` };
+    return { warning: `the run was not tracked: ${messageOf(error)}` };
   }
+  const register =
+    options.register ?? ((options.store === undefined || options.store === store) && options.parentRunId === undefined);
+  if (status !== 'succeeded' || !register) return { runId, registrations: [], warnings: [] };
+  try {
+    return {
+      runId,
+      ...registerRunModels({
+        store,
+        root,
+        trackedRunId: runId,
+        stages: stages.map(({ stage, liveMetrics, ran }) => ({ stage, ran: ran ?? liveMetrics !== null })),
+        datasets: [],
+      }),
+    };
+  } catch (error) {
+    return { runId, registrations: [], warnings: [`the run's models were not registered: ${messageOf(error)}`] };
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function flattenParams(key: string, value: unknown, into: Record<string, ParamValue>): void {
@@ -95,13 +135,7 @@ function flattenParams(key: string, value: unknown, into: Record<string, ParamVa
 
 /** The numbers of a JSON or YAML metrics file, as dotted keys (`holdout.auc`). */
 function metricsOfFile(file: string, now: number): MetricPoint[] {
-  let value: unknown;
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch {
-    return [];
-  }
+  const value = readMetricsFile(file);
   const points: MetricPoint[] = [];
   const walk = (prefix: string, node: unknown): void => {
     if (typeof node === 'number' && Number.isFinite(node))
