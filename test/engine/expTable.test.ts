@@ -117,3 +117,149 @@ describe('cairn exp experiments, tag and untag', () => {
     assert.match(missing.stderr, /needs a run and at least one KEY=VALUE/);
   });
 });
+
+describe('cairn exp table and history', () => {
+  let root: string;
+  const ids: string[] = [];
+  type Table = { columns: { key: string; kind: string }[]; total: number; rows: (string | number | null)[][] };
+
+  before(() => {
+    root = makeWorkspace({});
+    const tracker = Tracker.open(root);
+    // Four runs of 'sweep' (the last one lacks metrics.auc and has an extra param), one of 'other'.
+    for (let index = 0; index < 4; index++) {
+      const start = Date.UTC(2026, 10, 27, 10, index);
+      const run = tracker.startRun({ experiment: 'sweep', name: `trial-${index}`, startTime: start });
+      tracker.logParams(run, { lr: [0.1, 0.01, 0.5, 2][index] ?? 0, model: index % 2 === 0 ? 'tree' : 'linear' });
+      if (index === 3) tracker.logParams(run, { depth: 4 });
+      const points = Array.from({ length: 3 }, (_, step) => ({ key: 'loss', value: 1 - step / 10 - index, step }));
+      if (index < 3) points.push({ key: 'auc', value: [0.7, 0.9, 0.8][index] ?? 0, step: 2 });
+      tracker.logMetrics(run, points);
+      tracker.endRun(run, 'succeeded', start + 5000);
+      ids.push(run);
+    }
+    tracker.setTags(ids[1] ?? '', { 'cairn.starred': 'true' });
+    const other = tracker.startRun({ experiment: 'other', name: 'lonely', startTime: Date.UTC(2026, 10, 28) });
+    tracker.logParams(other, { alpha: 1 });
+    tracker.close();
+  });
+
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function cell(table: Table, row: number, key: string): string | number | null | undefined {
+    const column = table.columns.findIndex((each) => each.key === key);
+    assert.notEqual(column, -1, `no column ${key}`);
+    return table.rows[row]?.[column];
+  }
+
+  it('has a column for every param, metric and tag of the experiment, newest run first', () => {
+    const table = cairnJson<Table>(root, 'exp', 'table', '--experiment', 'sweep');
+    assert.deepEqual(
+      table.columns.map((column) => `${column.kind}:${column.key}`),
+      [
+        'attribute:id',
+        'attribute:name',
+        'attribute:status',
+        'attribute:start_time',
+        'attribute:duration',
+        'attribute:parent',
+        'metric:metrics.auc',
+        'metric:metrics.loss',
+        'param:params.depth',
+        'param:params.lr',
+        'param:params.model',
+        'tag:tags.cairn.starred',
+      ],
+    );
+    assert.equal(table.total, 4);
+    assert.deepEqual(
+      table.rows.map((row) => row[1]),
+      ['trial-3', 'trial-2', 'trial-1', 'trial-0'],
+    );
+    assert.deepEqual(table.rows[0], [
+      ids[3],
+      'trial-3',
+      'succeeded',
+      Date.UTC(2026, 10, 27, 10, 3),
+      5000,
+      null,
+      null,
+      -2.2,
+      '4',
+      '2',
+      'linear',
+      null,
+    ]);
+    assert.equal(cell(table, 2, 'tags.cairn.starred'), 'true');
+    assert.equal(cell(table, 2, 'metrics.loss'), 0.8);
+  });
+
+  it('sorts by a metric in the engine, runs without it last, and pages with a total', () => {
+    const table = cairnJson<Table>(root, 'exp', 'table', '--experiment', 'sweep', '--sort', 'metrics.auc DESC');
+    assert.deepEqual(
+      table.rows.map((row) => row[1]),
+      ['trial-1', 'trial-2', 'trial-0', 'trial-3'],
+    );
+    const byParam = cairnJson<Table>(
+      root,
+      'exp',
+      'table',
+      '--experiment',
+      'sweep',
+      '--sort',
+      'params.lr',
+      '--limit',
+      '2',
+      '--offset',
+      '1',
+    );
+    assert.equal(byParam.total, 4);
+    // Numeric params sort by number: 0.01, 0.1, 0.5, 2.
+    assert.deepEqual(
+      byParam.rows.map((row) => row[1]),
+      ['trial-0', 'trial-2'],
+    );
+  });
+
+  it('filters with the exp list grammar and spans experiments without --experiment', () => {
+    const filtered = cairnJson<Table>(root, 'exp', 'table', '--filter', "params.model = 'tree' AND metrics.auc > 0.75");
+    assert.equal(filtered.total, 1);
+    assert.equal(cell(filtered, 0, 'name'), 'trial-2');
+    assert.equal(cell(filtered, 0, 'experiment'), 'sweep');
+    // Columns are the keys of the matching runs: 'other' has alpha, and no matching run does.
+    assert.equal(
+      filtered.columns.some((column) => column.key === 'params.alpha'),
+      false,
+    );
+    const everything = cairnJson<Table>(root, 'exp', 'table');
+    assert.equal(everything.total, 5);
+    assert.equal(cell(everything, 0, 'params.alpha'), '1');
+  });
+
+  it('exits with 2 and points at the column of a bad filter', () => {
+    const result = cairn(root, 'exp', 'table', '--filter', 'metrics.auc >> 1', '--json');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /bad --filter: .* at column 14/);
+    const noJson = cairn(root, 'exp', 'table');
+    assert.equal(noJson.status, 2);
+    assert.match(noJson.stderr, /add --json/);
+  });
+
+  it('gives the metric histories of selected runs step by step', () => {
+    const { histories } = cairnJson<{
+      histories: { name: string; metric: string; steps: number[]; values: number[] }[];
+    }>(root, 'exp', 'history', 'trial-0', 'trial-3', '--metric', 'loss');
+    assert.deepEqual(
+      histories.map((history) => [history.name, history.metric, history.steps, history.values]),
+      [
+        ['trial-0', 'loss', [0, 1, 2], [1, 0.9, 0.8]],
+        ['trial-3', 'loss', [0, 1, 2], [-2, -2.1, -2.2]],
+      ],
+    );
+    const all = cairnJson<{ histories: { metric: string }[] }>(root, 'exp', 'history', 'trial-1');
+    assert.deepEqual(
+      all.histories.map((history) => history.metric),
+      ['auc', 'loss'],
+    );
+  });
+});

@@ -1,19 +1,21 @@
-// `cairn exp list|show|compare|experiments|tag|untag`: tracked experiment runs, filtered and sorted, one
-// in full, or several side by side; the experiments with their run counts; tags set and removed on a
-// run. A bad filter or sort, or a run reference that names no run, exits with 2.
+// `cairn exp list|show|compare|experiments|tag|untag|table|history`: tracked experiment runs, filtered and
+// sorted, one in full, or several side by side; the experiments with their run counts; tags set and
+// removed on a run; the compact table and metric histories the editor's experiments table reads. A bad filter or sort, or a run reference that names no run, exits with 2.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store, stateDir } from '../../engine/store';
 import { FilterError, parseFilter, parseSort } from '../../engine/tracking/filter';
 import { compileFilter, queryRuns } from '../../engine/tracking/query';
 import type { RunRow } from '../../engine/tracking/query';
-import { compareRuns, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
+import { compareRuns, metricHistory, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
 import type { RunDetail } from '../../engine/tracking/read';
+import { runTableJson } from '../../engine/tracking/table';
 import { deleteTags, experimentSummaries, runTags } from '../../engine/tracking/tags';
 import type { ExperimentSummary } from '../../engine/tracking/tags';
 import { Tracker } from '../../engine/tracking/tracker';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
 import { renderTable } from '../format';
+import { SWEEP_USAGE, sweepCommand } from './sweep';
 import type { Command, CommandContext } from '../args';
 
 /** How many metric and param columns `exp list` shows at most (--json has them all). */
@@ -21,6 +23,7 @@ const MAX_COLUMNS = 8;
 
 export const expCommand: Command = {
   usage: [
+    ...SWEEP_USAGE,
     'exp list [--experiment NAME] [--filter EXPR] [--sort COL] [--limit N] [--offset N] [--json]',
     '                              Tracked runs, e.g. --filter "metrics.auc >= 0.8" --sort "metrics.auc DESC".',
     'exp show RUN [--json]         Everything recorded about a run (id, id prefix or name).',
@@ -28,6 +31,9 @@ export const expCommand: Command = {
     'exp experiments [--json]      Experiments with their run counts, the most recently used first.',
     'exp tag RUN KEY=VALUE... [--json]  Sets tags on a run (cairn.starred=true stars it).',
     'exp untag RUN KEY... [--json]  Removes tags from a run.',
+    'exp table [--experiment NAME] [--filter EXPR] [--sort COL] [--limit N] [--offset N] --json',
+    '                              Matching runs as rows, a column per param, metric and tag (for the editor).',
+    'exp history RUN... [--metric KEY]... --json  Metric histories of runs, step by step.',
   ],
   run(context) {
     const action = context.args.shift();
@@ -38,6 +44,8 @@ export const expCommand: Command = {
         return listCommand(context, hasStore);
       case 'show':
         return withStore(context, hasStore, (store) => showCommand(context, store));
+      case 'run':
+        return sweepCommand(context);
       case 'compare':
         return withStore(context, hasStore, (store) => compareCommand(context, store));
       case 'experiments':
@@ -46,10 +54,14 @@ export const expCommand: Command = {
         return withStore(context, hasStore, (store) => tagCommand(context, store));
       case 'untag':
         return withStore(context, hasStore, (store) => untagCommand(context, store));
+      case 'table':
+        return tableCommand(context, hasStore);
+      case 'history':
+        return withStore(context, hasStore, (store) => historyCommand(context, store));
       default:
         throw new UsageError(
           action === undefined
-            ? 'exp needs an action: list, show, compare, experiments, tag or untag.'
+            ? 'exp needs an action: list, show, compare, experiments, tag, untag, table or history.'
             : `Unknown exp action '${action}'.`,
         );
     }
@@ -396,5 +408,68 @@ function reportTags(
   }
   const what = changed.length === 0 ? 'no tags' : changed.join(', ');
   process.stdout.write(`${verb} ${what} on run ${runId.slice(0, 8)}.\n`);
+  return 0;
+}
+
+function tableCommand(context: CommandContext, hasStore: boolean): number {
+  const { args, json } = context;
+  const experiment = takeOption(args, '--experiment');
+  const filter = takeOption(args, '--filter');
+  const sort = takeOption(args, '--sort');
+  const limit = wholeNumber('--limit', takeOption(args, '--limit'), 1000);
+  const offset = wholeNumber('--offset', takeOption(args, '--offset'), 0);
+  rejectUnknownOptions(args);
+  if (args.length > 0) throw new UsageError(`exp table takes no arguments, got '${args[0] ?? ''}'.`);
+  if (!json) throw new UsageError('exp table is for programs: add --json (or use exp list for a readable table).');
+  checkQuery(filter, sort);
+  let table = '{"columns":[],"total":0,"rows":[]}';
+  if (hasStore) {
+    const store = Store.open(context.root);
+    try {
+      table = runTableJson(store.db, {
+        ...(experiment !== undefined ? { experiment } : {}),
+        ...(filter !== undefined ? { filter } : {}),
+        ...(sort !== undefined ? { sort } : {}),
+        limit,
+        offset,
+      });
+    } finally {
+      store.close();
+    }
+  }
+  // One line, no indentation: the payload of a large table is several megabytes.
+  process.stdout.write(`${table}\n`);
+  return 0;
+}
+
+/** Every `--metric KEY` of args, in order. */
+function takeAll(args: string[], name: string): string[] {
+  const values: string[] = [];
+  for (let value = takeOption(args, name); value !== undefined; value = takeOption(args, name)) values.push(value);
+  return values;
+}
+
+function historyCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  const metrics = takeAll(args, '--metric');
+  rejectUnknownOptions(args);
+  if (args.length === 0) throw new UsageError('exp history needs at least one run.');
+  if (!json) throw new UsageError('exp history is for programs: add --json (or use exp show for a summary).');
+  const histories = args.flatMap((reference) => {
+    const detail = runDetail(store.db, resolveRun(store.db, reference));
+    if (!detail) throw new UsageError(`No run '${reference}'.`);
+    const keys = metrics.length > 0 ? metrics : detail.metrics.map((metric) => metric.key);
+    return keys.map((metric) => {
+      const points = metricHistory(store.db, detail.id, metric);
+      return {
+        run: detail.id,
+        name: detail.name,
+        metric,
+        steps: points.map((point) => point.step),
+        values: points.map((point) => point.value),
+      };
+    });
+  });
+  process.stdout.write(`${JSON.stringify({ histories })}\n`);
   return 0;
 }

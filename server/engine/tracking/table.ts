@@ -1,0 +1,212 @@
+// The experiments table: matching runs as rows of values in column order, with a column for every
+// param, metric and tag key that occurs among them. Compact on purpose (arrays, not objects per run):
+// the editor's table loads 10,000 runs × 50 columns from one `cairn exp table --json`.
+import type Database from 'better-sqlite3';
+import { parseFilter, parseSort } from './filter';
+import type { Sort } from './filter';
+import { compileFilter } from './query';
+import type { RunQuery } from './query';
+
+export type TableColumnKind = 'attribute' | 'param' | 'metric' | 'tag';
+
+export interface TableColumn {
+  /** As the filter grammar names it: `metrics.auc`, `params.lr`, `tags.team`, `status`. */
+  key: string;
+  kind: TableColumnKind;
+}
+
+/** A cell: a metric is a number, a param or tag its text, a time epoch milliseconds; null when absent. */
+export type TableValue = string | number | null;
+
+export interface RunTable {
+  columns: TableColumn[];
+  /** How many runs match, of which `rows` holds one page. */
+  total: number;
+  rows: TableValue[][];
+}
+
+export type TableQuery = Omit<RunQuery, 'params' | 'metrics'>;
+
+/** The attribute columns every table starts with; `experiment` only when the table spans several. */
+const ATTRIBUTE_COLUMNS = ['id', 'name', 'status', 'start_time', 'duration', 'parent'] as const;
+
+const ATTRIBUTE_SQL: Record<string, string> = {
+  id: 'r.id',
+  name: 'r.name',
+  status: 'r.status',
+  experiment: '(SELECT name FROM experiments WHERE id = r.experiment_id)',
+  start_time: 'r.start_time',
+  end_time: 'r.end_time',
+  duration: '(r.end_time - r.start_time)',
+  git_commit: 'r.git_commit',
+  git_branch: 'r.git_branch',
+  parent: 'r.parent_run_id',
+};
+
+/** Attributes that may be NULL sort their NULLs last, as in query.ts. */
+const NULLABLE_ATTRIBUTES = new Set(['end_time', 'duration', 'git_commit', 'git_branch', 'parent']);
+
+const TABLES = { metric: 'latest_metrics', param: 'run_params', tag: 'run_tags' } as const;
+
+interface Sql {
+  text: string;
+  values: (string | number)[];
+}
+
+/** The WHERE condition over `tracked_runs r` of the query's experiment and filter. */
+function conditionsOf(query: TableQuery): Sql {
+  const parts: string[] = [];
+  const values: (string | number)[] = [];
+  if (query.experiment !== undefined) {
+    parts.push('r.experiment_id = (SELECT id FROM experiments WHERE name = ?)');
+    values.push(query.experiment);
+  }
+  if (query.filter !== undefined && query.filter.trim() !== '') {
+    const compiled = compileFilter(parseFilter(query.filter), 'in');
+    parts.push(compiled.text);
+    values.push(...compiled.values);
+  }
+  return { text: parts.length === 0 ? '1' : parts.join(' AND '), values };
+}
+
+/**
+ * The ORDER BY of `sort` (default: newest first) and the LEFT JOINs it needs: the same order as
+ * `exp list` (query.ts), NULLs last, params by number when they are numbers, ties by run age. The
+ * table reads every matching run anyway, so it sorts them in one statement instead of walking an index.
+ */
+function orderOf(sort: string | undefined): { joins: Sql; terms: string[] } {
+  const sorts: Sort[] =
+    sort !== undefined && sort.trim() !== ''
+      ? parseSort(sort)
+      : [{ column: { kind: 'attribute', key: 'start_time' }, descending: true }];
+  const joins: string[] = [];
+  const values: string[] = [];
+  const terms: string[] = [];
+  sorts.forEach((each, index) => {
+    const direction = each.descending ? 'DESC' : 'ASC';
+    if (each.column.kind === 'attribute') {
+      const expression = ATTRIBUTE_SQL[each.column.key] ?? 'NULL';
+      if (NULLABLE_ATTRIBUTES.has(each.column.key)) terms.push(`${expression} IS NULL`);
+      terms.push(`${expression} ${direction}`);
+      return;
+    }
+    const alias = `s${index}`;
+    joins.push(`LEFT JOIN ${TABLES[each.column.kind]} ${alias} ON ${alias}.run = r.seq AND ${alias}.key = ?`);
+    values.push(each.column.key);
+    terms.push(`${alias}.value IS NULL`);
+    if (each.column.kind === 'param') terms.push(`${alias}.number ${direction}`);
+    terms.push(`${alias}.value ${direction}`);
+  });
+  terms.push(sorts[0]?.descending === false ? 'r.seq ASC' : 'r.seq DESC');
+  return { joins: { text: joins.join(' '), values }, terms };
+}
+
+/** The keys of `table` that occur among the runs `runs` selects, sorted. */
+function keysOf(db: Database.Database, table: string, runs: Sql | undefined): string[] {
+  const sql =
+    runs === undefined
+      ? `SELECT DISTINCT key FROM ${table} ORDER BY key`
+      : `SELECT DISTINCT key FROM ${table} WHERE run IN (${runs.text}) ORDER BY key`;
+  return db
+    .prepare(sql)
+    .pluck()
+    .all(...(runs?.values ?? [])) as string[];
+}
+
+/** How many runs match the query. */
+export function countRuns(db: Database.Database, query: TableQuery): number {
+  const conditions = conditionsOf(query);
+  return db
+    .prepare(`SELECT COUNT(*) FROM tracked_runs r WHERE ${conditions.text}`)
+    .pluck()
+    .get(...conditions.values) as number;
+}
+
+/**
+ * The values of `keys` for every run that `runs` selects, as JSON text in key order (`null` for a
+ * missing key), by run seq. SQLite writes the JSON: building 250,000 JavaScript values and
+ * stringifying them again costs several times more than the query itself.
+ */
+function valuesByRun(db: Database.Database, table: string, keys: string[], runs: Sql): Map<number, string> {
+  const byRun = new Map<number, string>();
+  if (keys.length === 0) return byRun;
+  const complete = keys.join('\u001f');
+  const position = new Map(keys.map((key, index) => [key, index]));
+  const rows = db
+    .prepare(
+      `SELECT run, group_concat(key, char(31)), json_group_array(value) FROM ${table}
+       WHERE run IN (${runs.text}) GROUP BY run`,
+    )
+    .raw()
+    .all(...runs.values) as [number, string, string][];
+  for (const [run, runKeys, values] of rows) {
+    // Both aggregates see a run's rows in the same order, so when the keys are all there in order the
+    // values are too (the common case: every run of a sweep logs the same keys).
+    if (runKeys === complete) {
+      byRun.set(run, values.slice(1, -1));
+      continue;
+    }
+    const cells: string[] = new Array<string>(keys.length).fill('null');
+    const parsed = JSON.parse(values) as (string | number)[];
+    runKeys.split('\u001f').forEach((key, index) => {
+      const at = position.get(key);
+      if (at !== undefined) cells[at] = JSON.stringify(parsed[index] ?? null);
+    });
+    byRun.set(run, cells.join(','));
+  }
+  return byRun;
+}
+
+/** One page of matching runs as a table, as JSON text (see RunTable), sorted and filtered in SQLite. */
+export function runTableJson(db: Database.Database, query: TableQuery): string {
+  const conditions = conditionsOf(query);
+  const order = orderOf(query.sort);
+  const limit = query.limit ?? 100;
+  const offset = query.offset ?? 0;
+  const total = countRuns(db, query);
+  const everyRun = query.experiment === undefined && (query.filter === undefined || query.filter.trim() === '');
+  const matching: Sql = {
+    text: `SELECT r.seq FROM tracked_runs r WHERE ${conditions.text}`,
+    values: conditions.values,
+  };
+  // The columns are the keys of every matching run, so they stay put while the user pages.
+  const keyRuns = everyRun ? undefined : matching;
+  const metrics = keysOf(db, 'latest_metrics', keyRuns);
+  const params = keysOf(db, 'run_params', keyRuns);
+  const tags = keysOf(db, 'run_tags', keyRuns);
+  const attributes: string[] = [...ATTRIBUTE_COLUMNS, ...(query.experiment === undefined ? ['experiment'] : [])];
+  const columns: TableColumn[] = [
+    ...attributes.map((key) => ({ key, kind: 'attribute' as const })),
+    ...metrics.map((key) => ({ key: `metrics.${key}`, kind: 'metric' as const })),
+    ...params.map((key) => ({ key: `params.${key}`, kind: 'param' as const })),
+    ...tags.map((key) => ({ key: `tags.${key}`, kind: 'tag' as const })),
+  ];
+  const pageSql = `FROM tracked_runs r ${order.joins.text} WHERE ${conditions.text}
+    ORDER BY ${order.terms.join(', ')} LIMIT ? OFFSET ?`;
+  const pageValues = [...order.joins.values, ...conditions.values, limit, offset];
+  const page = db
+    .prepare(`SELECT r.seq, json_array(${attributes.map((key) => ATTRIBUTE_SQL[key] ?? 'NULL').join(', ')}) ${pageSql}`)
+    .raw()
+    .all(...pageValues) as [number, string][];
+  // A page of every matching run selects them by the filter; a smaller one by the page's own query.
+  const pageRuns: Sql = page.length === total ? matching : { text: `SELECT r.seq ${pageSql}`, values: pageValues };
+  const parts = [
+    { keys: metrics, values: valuesByRun(db, 'latest_metrics', metrics, pageRuns) },
+    { keys: params, values: valuesByRun(db, 'run_params', params, pageRuns) },
+    { keys: tags, values: valuesByRun(db, 'run_tags', tags, pageRuns) },
+  ];
+  const rows = page.map(([seq, attributeValues]) => {
+    let row = attributeValues.slice(0, -1);
+    for (const part of parts) {
+      if (part.keys.length === 0) continue;
+      row += `,${part.values.get(seq) ?? new Array<string>(part.keys.length).fill('null').join(',')}`;
+    }
+    return `${row}]`;
+  });
+  return `{"columns":${JSON.stringify(columns)},"total":${total},"rows":[${rows.join(',')}]}`;
+}
+
+/** One page of matching runs as a table (see runTableJson). */
+export function runTable(db: Database.Database, query: TableQuery): RunTable {
+  return JSON.parse(runTableJson(db, query)) as RunTable;
+}
