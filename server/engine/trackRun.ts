@@ -4,8 +4,10 @@
 // are recorded through the Tracker, in the experiment named after the workspace. A successful run
 // then registers the models its pipelines declare, behind their gates (registry/automated.ts).
 // Tracking never fails a run: a problem here is reported as a warning.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readDatasets } from './data/spec';
 import { findEntry, lockPathOf } from './decide';
 import type { StageLock } from './lockfile';
 import { readMetricsFile, registerRunModels } from './registry/automated';
@@ -15,7 +17,7 @@ import type { Store } from './store';
 import { runSource } from './tracking/environment';
 import { ingestMetricsFile } from './tracking/live';
 import { Tracker } from './tracking/tracker';
-import type { MetricPoint, ParamValue } from './tracking/tracker';
+import type { DatasetInput, MetricPoint, ParamValue } from './tracking/tracker';
 
 /** Where a run is tracked and as what; by default the workspace's own store and experiment. */
 export interface TrackingOptions {
@@ -65,6 +67,7 @@ export function trackPipelineRun(
   options: TrackingOptions = {},
 ): TrackOutcome | { warning: string } {
   let runId: string;
+  let datasets: DatasetInput[] = [];
   try {
     const tracker = Tracker.open(options.store ?? store);
     runId = tracker.startRun({
@@ -83,6 +86,8 @@ export function trackPipelineRun(
       }
     }
     tracker.logParams(runId, params);
+    datasets = datasetInputs(tracker.store, root, stages);
+    for (const input of datasets) tracker.logDatasetInput(runId, input);
     const now = Date.now();
     for (const { stage, lock, liveMetrics } of stages) {
       for (const out of stage.outs) {
@@ -111,11 +116,58 @@ export function trackPipelineRun(
         root,
         trackedRunId: runId,
         stages: stages.map(({ stage, liveMetrics, ran }) => ({ stage, ran: ran ?? liveMetrics !== null })),
-        datasets: [],
+        datasets,
       }),
     };
   } catch (error) {
     return { runId, registrations: [], warnings: [`the run's models were not registered: ${messageOf(error)}`] };
+  }
+}
+
+/**
+ * The dataset versions the run's stages read: a declared dataset whose source file (or a folder
+ * holding it) is a dep, with the md5 of the bytes the run saw and the recorded version holding those
+ * bytes ('unrecorded' when no `cairn data import` recorded them); and a recorded version's own copy
+ * under .cairn/data/<name>/v<N>/ when a stage reads that directly.
+ */
+export function datasetInputs(store: Store, root: string, stages: TrackedStage[]): DatasetInput[] {
+  const inputs = new Map<string, DatasetInput>();
+  const add = (input: DatasetInput): void => {
+    inputs.set(`${input.name}\u0000${input.version}`, input);
+  };
+  const deps = stages.flatMap(({ stage, lock }) => stage.deps.map((dep) => ({ stage, lock, dep })));
+  let declared: ReturnType<typeof readDatasets>['datasets'] = [];
+  try {
+    declared = readDatasets(root).datasets;
+  } catch {
+    // A datasets section that cannot be read records no inputs; the run's validation reports it.
+  }
+  for (const dataset of declared) {
+    if (!dataset.source) continue;
+    const source = path.relative(root, dataset.source.path).split(path.sep).join('/');
+    const reading = deps.find(({ dep }) => dep === source || source.startsWith(`${dep}/`));
+    if (!reading) continue;
+    const locked =
+      reading.dep === source ? findEntry(reading.lock?.deps, lockPathOf(reading.stage, root, source)) : undefined;
+    const digest = locked?.md5 ?? md5OfFile(dataset.source.path);
+    if (digest === null) continue;
+    const recorded = store.datasetVersions(dataset.name).find((version) => version.md5 === digest);
+    add({ name: dataset.name, version: recorded ? String(recorded.version) : 'unrecorded', digest });
+  }
+  for (const { dep } of deps) {
+    const match = /^\.cairn\/data\/([^/]+)\/v([0-9]+)(?:\/|$)/.exec(dep);
+    if (!match) continue;
+    const recorded = store.datasetVersion(match[1] ?? '', Number(match[2]));
+    if (recorded) add({ name: recorded.dataset, version: String(recorded.version), digest: recorded.md5 });
+  }
+  return [...inputs.values()].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+}
+
+function md5OfFile(file: string): string | null {
+  try {
+    return createHash('md5').update(fs.readFileSync(file)).digest('hex');
+  } catch {
+    return null;
   }
 }
 

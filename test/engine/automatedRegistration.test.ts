@@ -5,6 +5,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { readDatasets } from '../../server/engine/data/spec';
+import { importDataset } from '../../server/engine/data/versions';
 import { gateReportsOfRun } from '../../server/engine/gates/reports';
 import { Registry } from '../../server/engine/registry/registry';
 import { runPipeline } from '../../server/engine/runner';
@@ -167,5 +170,47 @@ describe('automated registration at the end of a run', function () {
       assert.match(gap?.reason ?? '', /a gap of 0\.5, more than the 0\.1 allowed: the model serves region=south worse/);
       assert.equal(report?.report.criteria.find((criterion) => criterion.kind === 'threshold')?.passed, true);
     });
+  });
+
+  it('records the dataset versions the run read, with digests, on the tracked run and the registered version', async () => {
+    const root = churnWorkspace();
+    const pipeline = fs.readFileSync(path.join(root, 'pipeline.yaml'), 'utf8');
+    fs.writeFileSync(
+      path.join(root, 'pipeline.yaml'),
+      `datasets:\n  customers:\n    source:\n      type: csv\n      path: data/customers.csv\n${pipeline.replace(
+        'deps: [candidates, train.sh]',
+        'deps: [candidates, train.sh, data/customers.csv]',
+      )}`,
+    );
+    const csv = 'id,region\n1,north\n2,south\n';
+    fs.mkdirSync(path.join(root, 'data'));
+    fs.writeFileSync(path.join(root, 'data/customers.csv'), csv);
+    const customers = readDatasets(root).datasets.find((dataset) => dataset.name === 'customers');
+    assert.ok(customers);
+    const store = Store.open(root);
+    try {
+      assert.equal((await importDataset(store, root, customers, Date.now())).status, 'created');
+    } finally {
+      store.close();
+    }
+    const md5 = createHash('md5').update(csv).digest('hex');
+
+    const runId = await run(root);
+    inStore(root, (store) => {
+      assert.deepEqual(runDetail(store.db, runId)?.datasets, [{ name: 'customers', version: '1', digest: md5 }]);
+      assert.deepEqual(new Registry(store, root).resolve('churn').datasets, [
+        { name: 'customers', version: '1', digest: md5 },
+      ]);
+    });
+
+    // Changed data that no import recorded: the run says so, with the digest of what it read.
+    const changed = `${csv}3,north\n`;
+    fs.writeFileSync(path.join(root, 'data/customers.csv'), changed);
+    const second = await run(root);
+    inStore(root, (store) =>
+      assert.deepEqual(runDetail(store.db, second)?.datasets, [
+        { name: 'customers', version: 'unrecorded', digest: createHash('md5').update(changed).digest('hex') },
+      ]),
+    );
   });
 });
