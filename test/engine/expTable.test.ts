@@ -191,7 +191,7 @@ describe('cairn exp table and history', () => {
       null,
     ]);
     assert.equal(cell(table, 2, 'tags.cairn.starred'), 'true');
-    assert.equal(cell(table, 2, 'metrics.loss'), 0.8);
+    assert.equal(cell(table, 2, 'metrics.auc'), 0.9);
   });
 
   it('sorts by a metric in the engine, runs without it last, and pages with a total', () => {
