@@ -67,7 +67,7 @@ export function trackPipelineRun(
   options: TrackingOptions = {},
 ): TrackOutcome | { warning: string } {
   let runId: string;
-  let datasets: DatasetInput[] = [];
+  let datasets: DatasetInput[];
   try {
     const tracker = Tracker.open(options.store ?? store);
     runId = tracker.startRun({
