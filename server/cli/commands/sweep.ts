@@ -80,6 +80,14 @@ export async function sweepCommand(context: CommandContext): Promise<number> {
   }
 }
 
+const STOPPED: Record<Extract<SweepEvent, { event: 'sweep-end' }>['stoppedBy'], string> = {
+  trials: 'trial budget spent',
+  time: 'time budget spent',
+  exhausted: 'grid exhausted',
+  failures: 'every trial failed; fix the pipeline and run again',
+  cancelled: 'cancelled; run the same command to resume',
+};
+
 function formatValue(value: unknown): string {
   if (typeof value === 'number' && !Number.isInteger(value)) return String(Number(value.toPrecision(4)));
   return String(value);
@@ -138,7 +146,7 @@ function printer(): (event: SweepEvent) => void {
           .map(([state, count]) => `${count} ${state}`)
           .join(', ');
         out(
-          `Sweep ${event.sweepRunId.slice(0, 8)} ${event.status} (${event.stoppedBy === 'exhausted' ? 'grid exhausted' : `stopped by ${event.stoppedBy}`}): ${counts || 'no trials'}.`,
+          `Sweep ${event.sweepRunId.slice(0, 8)} ${event.status} (${STOPPED[event.stoppedBy]}): ${counts || 'no trials'}.`,
         );
         if (event.best) {
           out(
@@ -147,7 +155,7 @@ function printer(): (event: SweepEvent) => void {
           if (Object.keys(event.best.params).length > 0) out(`  ${formatParams(event.best.params)}`);
         }
         const effects = Object.entries(event.importance).sort((a, b) => b[1] - a[1]);
-        if (effects.length > 0) {
+        if (effects.length > 0 && event.counts.complete > 1) {
           out('Effect of each param (share of the explained spread of the objective):');
           const width = Math.max(...effects.map(([key]) => key.length));
           for (const [key, share] of effects)

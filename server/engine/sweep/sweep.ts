@@ -66,7 +66,7 @@ export type SweepEvent =
       event: 'sweep-end';
       sweepRunId: string;
       status: 'succeeded' | 'failed' | 'cancelled';
-      stoppedBy: 'trials' | 'time' | 'exhausted' | 'cancelled';
+      stoppedBy: 'trials' | 'time' | 'exhausted' | 'failures' | 'cancelled';
       best: { number: number; runId: string | null; params: Params; value: number } | null;
       importance: Record<string, number>;
       counts: Record<TrialState, number>;
@@ -196,7 +196,10 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
     const signal = options.signal ?? new AbortController().signal;
     const started = now();
     let bestCopy: { number: number; dir: string } | undefined;
-    let stoppedBy: 'trials' | 'time' | 'exhausted' | 'cancelled' = 'trials';
+    let stoppedBy: 'trials' | 'time' | 'exhausted' | 'failures' | 'cancelled' = 'trials';
+    // A pipeline that fails for every trial is broken, not unlucky: stop after a few in a row.
+    const failureLimit = parallel + 2;
+    let failuresInARow = 0;
     const running = new Map<number, { params: Params; promise: Promise<void> }>();
 
     const finishTrial = (summary: TrialSummary, dir: string, durationMs: number): void => {
@@ -208,6 +211,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
         });
       }
       let keepDir = options.keep === true;
+      failuresInARow = summary.state === 'failed' && completed.length === 0 ? failuresInARow + 1 : 0;
       if (summary.state === 'complete' && summary.value !== null) {
         completed.push({ number: summary.number, params: summary.params, value: summary.value });
         if (bestTrial(completed, direction)?.number === summary.number) {
@@ -268,6 +272,10 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
         const finished = completed.length + unfinished.length;
         if (finished + running.size >= trialBudget) {
           stoppedBy = 'trials';
+          break;
+        }
+        if (failuresInARow >= failureLimit) {
+          stoppedBy = 'failures';
           break;
         }
         if (spec.budget.timeMs !== undefined && now() - started >= spec.budget.timeMs) {
@@ -599,7 +607,7 @@ async function runTrial(input: TrialInput): Promise<{ summary: TrialSummary; int
       (event.status === 'failed' || event.status === 'blocked') &&
       failure === ''
     ) {
-      failure = `stage ${event.stage} ${event.status}${event.exitCode !== null ? ` (exit ${event.exitCode})` : ''}: ${event.reason}${event.tail.length > 0 ? `\n${event.tail.slice(-5).join('\n')}` : ''}`;
+      failure = `stage ${event.stage} ${event.status}: ${event.reason}${event.tail.length > 0 ? `\n${event.tail.slice(-5).join('\n')}` : ''}`;
     }
   };
   try {
