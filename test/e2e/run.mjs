@@ -4,7 +4,8 @@
 //
 //   bash scripts/e2e-setup.sh && npm run package && node test/e2e/run.mjs
 //
-// Installs dist/cairn.vsix into a fresh extensions folder, opens a temp copy of examples/iris,
+// Installs dist/cairn.vsix into a fresh extensions folder, opens a temp copy of examples/iris (with
+// examples/weather in its weather/ folder),
 // runs the cases of tests.mjs, saves a screenshot of every step into test/e2e/artifacts/, prints
 // "ok - name" / "not ok - name: reason" per case and "N passed, N failed"; exit code 1 on failure.
 //
@@ -144,7 +145,13 @@ const overallTimer = setTimeout(() => abort(`overall timeout of ${overallSeconds
 /** Copies the example workspace and writes the extra test files; makes files end with "\n". */
 function prepareWorkspace(target) {
   if (!fs.existsSync(exampleDir)) throw new Error(`example workspace ${exampleDir} does not exist`);
-  fs.cpSync(exampleDir, target, { recursive: true });
+  const copy = (from, to) =>
+    fs.cpSync(from, to, { recursive: true, filter: (source) => !/[\\/]\.cairn$/.test(source) });
+  copy(exampleDir, target);
+  // The weather example (Node stages, an ONNX model) beside it, for sweeps and the registry: its
+  // stages import onnx-proto and onnxruntime-node, found through a link to the repository's packages.
+  copy(path.join(repoDir, 'examples', 'weather'), path.join(target, 'weather'));
+  fs.symlinkSync(path.join(repoDir, 'node_modules'), path.join(target, 'node_modules'), 'dir');
   for (const [name, text] of Object.entries(EXTRA_FILES)) fs.writeFileSync(path.join(target, name), text);
   for (const name of fs.readdirSync(target)) {
     const file = path.join(target, name);
