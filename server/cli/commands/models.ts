@@ -23,6 +23,10 @@ export const modelsCommand: Command = {
     '                                Register a version behind the gate the pipeline declares for NAME.',
     'models alias NAME ALIAS VERSION [--reason TEXT]',
     '                                Point an alias (champion, challenger, ...) at a version.',
+    'models unalias NAME ALIAS [--reason TEXT]',
+    '                                Remove an alias.',
+    'models tag NAME VERSION KEY=VALUE... [--remove KEY]... [--reason TEXT]',
+    '                                Set (or remove) tags of a version.',
     'models approve NAME VERSION [--reason TEXT]',
     '                                Approve a version (deployments may require it).',
     'models audit NAME [--json]      Every change to a model: when, who, what, from, to, why.',
@@ -39,6 +43,10 @@ export const modelsCommand: Command = {
           return registerCommand(context);
         case 'alias':
           return aliasCommand(context);
+        case 'unalias':
+          return unaliasCommand(context);
+        case 'tag':
+          return tagCommand(context);
         case 'approve':
           return approveCommand(context);
         case 'audit':
@@ -46,8 +54,8 @@ export const modelsCommand: Command = {
         default:
           throw new UsageError(
             action
-              ? `Unknown models command '${action}'. Use list, show, register, alias, approve or audit.`
-              : 'models needs a command: list, show, register, alias, approve or audit.',
+              ? `Unknown models command '${action}'. Use list, show, register, alias, unalias, tag, approve or audit.`
+              : 'models needs a command: list, show, register, alias, unalias, tag, approve or audit.',
           );
       }
     } catch (error) {
@@ -234,6 +242,58 @@ function aliasCommand({ root, json, args }: CommandContext): number {
   else
     process.stdout.write(
       `${name}@${alias} now points at v${version}${previous === null ? '' : ` (was v${previous})`}.\n`,
+    );
+  return 0;
+}
+
+function unaliasCommand({ root, json, args }: CommandContext): number {
+  const reason = takeOption(args, '--reason');
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const alias = requireArgument(args, 'the alias to remove');
+  if (args.length > 0) throw new UsageError(`Unexpected argument '${args[0] ?? ''}'.`);
+  const version = withRegistry(root, (registry) =>
+    registry.removeAlias(name, alias, reason !== undefined ? { reason } : {}),
+  );
+  if (json) process.stdout.write(`${JSON.stringify({ model: name, alias, version })}\n`);
+  else process.stdout.write(`${name}@${alias} removed (it pointed at v${version}).\n`);
+  return 0;
+}
+
+function tagCommand({ root, json, args }: CommandContext): number {
+  const reason = takeOption(args, '--reason');
+  const removed: string[] = [];
+  for (let key = takeOption(args, '--remove'); key !== undefined; key = takeOption(args, '--remove')) removed.push(key);
+  rejectUnknownOptions(args);
+  const name = requireArgument(args, 'the model name');
+  const version = versionNumber(requireArgument(args, 'the version number'));
+  const set: [string, string][] = args.splice(0).map((tag) => {
+    const equals = tag.indexOf('=');
+    if (equals <= 0) throw new UsageError(`A tag is KEY=VALUE, got '${tag}'.`);
+    return [tag.slice(0, equals), tag.slice(equals + 1)];
+  });
+  if (set.length === 0 && removed.length === 0)
+    throw new UsageError('Give the tags to set as KEY=VALUE, or the ones to remove with --remove KEY.');
+  const change = reason !== undefined ? { reason } : {};
+  const tags = withRegistry(root, (registry) => {
+    const current = registry.resolve(`${name}@${version}`).tags;
+    const missing = removed.filter((key) => !(key in current));
+    if (missing.length > 0)
+      throw new RegistryError(
+        `${name} v${version} has no tag ${missing.map((key) => `'${key}'`).join(', ')} (tags: ${Object.keys(current).join(', ') || 'none'}).`,
+      );
+    for (const key of removed) registry.setTag(name, version, key, null, change);
+    for (const [key, value] of set) registry.setTag(name, version, key, value, change);
+    return registry.resolve(`${name}@${version}`).tags;
+  });
+  if (json) process.stdout.write(`${JSON.stringify({ model: name, version, tags })}\n`);
+  else
+    process.stdout.write(
+      `${name} v${version} tags: ${
+        Object.entries(tags)
+          .map(([key, value]) => `${key}=${value}`)
+          .join(' ') || '(none)'
+      }\n`,
     );
   return 0;
 }

@@ -1,0 +1,104 @@
+// `cairn models unalias` and `cairn models tag` through the built CLI on a real workspace: the change,
+// its audit entry (who, from, to, why), --json, and a clear error for what does not exist.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { writeLogisticModel } from '../helpers/onnx';
+import { makeWorkspace } from '../helpers/workspace';
+
+const repository = path.resolve(__dirname, '../..');
+const cli = path.join(repository, 'dist/cli/cairn.js');
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cairn(root: string, ...args: string[]): Result {
+  const result = spawnSync(process.execPath, [cli, ...args, '--workspace', root], { cwd: root, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+interface AuditJson {
+  audit: { action: string; version: number | null; from: string | null; to: string | null; reason: string | null }[];
+}
+
+describe('cairn models unalias and tag (the built CLI)', function () {
+  this.timeout(60000);
+
+  before(() => {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: repository, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+  });
+
+  function registeredWorkspace(): string {
+    const root = makeWorkspace({});
+    writeLogisticModel(root, 'models/a.onnx', [1, 2]);
+    writeLogisticModel(root, 'models/b.onnx', [2, 1]);
+    assert.equal(cairn(root, 'models', 'register', 'churn', 'models/a.onnx').status, 0);
+    assert.equal(cairn(root, 'models', 'register', 'churn', 'models/b.onnx').status, 0);
+    assert.equal(cairn(root, 'models', 'alias', 'churn', 'champion', '2').status, 0);
+    return root;
+  }
+
+  it('removes an alias with its reason in the audit log, and says when there is none', () => {
+    const root = registeredWorkspace();
+    let result = cairn(root, 'models', 'unalias', 'churn', 'champion', '--reason', 'rolled back');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'churn@champion removed (it pointed at v2).\n');
+    assert.deepEqual(JSON.parse(cairn(root, 'models', 'list', '--json').stdout).models[0].aliases, {});
+    const audit = (JSON.parse(cairn(root, 'models', 'audit', 'churn', '--json').stdout) as AuditJson).audit;
+    assert.deepEqual(audit.at(-1), {
+      ...audit.at(-1),
+      action: 'unalias',
+      version: 2,
+      from: 'champion=v2',
+      to: null,
+      reason: 'rolled back',
+    });
+
+    result = cairn(root, 'models', 'unalias', 'churn', 'champion');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /Model 'churn' has no alias 'champion'/);
+
+    assert.equal(cairn(root, 'models', 'alias', 'churn', 'challenger', '1').status, 0);
+    result = cairn(root, 'models', 'unalias', 'churn', 'challenger', '--json');
+    assert.deepEqual(JSON.parse(result.stdout), { model: 'churn', alias: 'challenger', version: 1 });
+  });
+
+  it('sets and removes tags of a version, each change audited', () => {
+    const root = registeredWorkspace();
+    let result = cairn(root, 'models', 'tag', 'churn', '1', 'owner=ana', 'stage=staging', '--reason', 'handover');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'churn v1 tags: owner=ana stage=staging\n');
+
+    result = cairn(root, 'models', 'tag', 'churn', 'v1', 'stage=production', '--remove', 'owner', '--json');
+    assert.deepEqual(JSON.parse(result.stdout), { model: 'churn', version: 1, tags: { stage: 'production' } });
+    assert.deepEqual(JSON.parse(cairn(root, 'models', 'show', 'churn@1', '--json').stdout).version.tags, {
+      stage: 'production',
+    });
+    // Version 2 is untouched.
+    assert.deepEqual(JSON.parse(cairn(root, 'models', 'show', 'churn@2', '--json').stdout).version.tags, {});
+
+    const tagEntries = (JSON.parse(cairn(root, 'models', 'audit', 'churn', '--json').stdout) as AuditJson).audit
+      .filter((entry) => entry.action === 'tag')
+      .map(({ version, from, to, reason }) => ({ version, from, to, reason }));
+    assert.deepEqual(tagEntries, [
+      { version: 1, from: null, to: 'owner=ana', reason: 'handover' },
+      { version: 1, from: null, to: 'stage=staging', reason: 'handover' },
+      { version: 1, from: 'owner=ana', to: null, reason: null },
+      { version: 1, from: 'stage=staging', to: 'stage=production', reason: null },
+    ]);
+
+    result = cairn(root, 'models', 'tag', 'churn', '1', '--remove', 'owner');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /churn v1 has no tag 'owner' \(tags: stage\)/);
+    result = cairn(root, 'models', 'tag', 'churn', '7', 'a=b');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /Model 'churn' has no version 7 \(versions: v1, v2\)/);
+    result = cairn(root, 'models', 'tag', 'churn', '1', 'novalue');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /A tag is KEY=VALUE, got 'novalue'/);
+  });
+});
