@@ -271,7 +271,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
       while (fatal === undefined && !signal.aborted && running.size < parallel) {
         const finished = completed.length + unfinished.length;
         if (finished + running.size >= trialBudget) {
-          stoppedBy = 'trials';
+          stoppedBy = budget === undefined && sampler.name === 'grid' ? 'exhausted' : 'trials';
           break;
         }
         if (failuresInARow >= failureLimit) {
