@@ -257,6 +257,27 @@ describe('sweeps (cairn exp run)', function () {
     }
   });
 
+  it('stops at the time budget, and streams its events as JSON Lines from the CLI', () => {
+    const root = make(experiment().replace('budget: { trials: 4 }', 'budget: { trials: 4, time: 1ms }'));
+    const cli = spawnSync(process.execPath, [CLI, 'exp', 'run', 'toy.experiment.yaml', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    const events = cli.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as SweepEvent);
+    assert.deepEqual(
+      events.map((event) => event.event),
+      ['sweep-start', 'trial-start', 'trial-end', 'sweep-end'],
+    );
+    const end = events[3];
+    assert.ok(end && end.event === 'sweep-end');
+    assert.equal(end.stoppedBy, 'time');
+    assert.equal(end.best?.number, 0);
+  });
+
   it('says which line of the experiment file is wrong', async () => {
     const root = make(experiment().replace('    y: { type: uniform', '    z: { type: uniform'));
     await assert.rejects(sweep(root), (error: unknown) => {
