@@ -7,7 +7,7 @@
 // stages are restored from the cache instead of being run again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseDocument } from 'yaml';
+import { Document, parseDocument } from 'yaml';
 import { stateDir } from './store';
 
 /** Folders a working copy never gets: Cairn's state and version control. */
@@ -93,11 +93,10 @@ export function applyParams(copyRoot: string, values: Record<string, ParamSettin
   }
   for (const [file, settings] of byFile) {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    const document = parseDocument(text);
+    const document: Document = text.trim() === '' ? new Document({}) : parseDocument(text);
     if (document.errors.length > 0) {
       throw new Error(`${file}: cannot set params, the file is not valid YAML (${document.errors[0]?.message ?? ''}).`);
     }
-    if (document.contents === null) document.contents = document.createNode({});
     for (const [keys, value] of settings) document.setIn(keys, value);
     fs.writeFileSync(file, document.toString());
   }
