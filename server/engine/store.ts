@@ -221,7 +221,8 @@ const MIGRATIONS: string[] = [
   `,
   // The gate reports of tracked runs (server/engine/gates/reports.ts): a run that produced a
   // declared model keeps each gate's report with the artifact's hash, so a later run knows that
-  // artifact was judged. Runs sort by name from an index, so `exp list --sort name` reads a page.
+  // artifact was judged. Runs sort by name from an index, within an experiment or across all, so
+  // `exp list --sort name` reads one page instead of sorting every run.
   `
   CREATE TABLE run_gate_reports (
     run INTEGER NOT NULL REFERENCES tracked_runs(seq),
@@ -235,6 +236,7 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX run_gate_reports_by_artifact ON run_gate_reports(model, md5);
   CREATE INDEX tracked_runs_by_name ON tracked_runs(name);
+  CREATE INDEX tracked_runs_by_experiment_name ON tracked_runs(experiment_id, name);
   `,
 ];
 
