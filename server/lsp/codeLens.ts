@@ -1,7 +1,10 @@
 // Code lenses on pipeline specs: "Run pipeline" above `stages:`, and "Run stage" and "Show lineage"
-// above each stage key. The commands are the extension's (cairn.runPipeline, cairn.runStage,
-// cairn.showLineage); another editor can bind the same command names to the `cairn` CLI.
+// above each stage key; on experiment specs, "Run experiment" and "Open experiments table" above the
+// first key. The commands are the extension's (cairn.runPipeline, cairn.runStage, cairn.showLineage,
+// cairn.runExperiment, cairn.openExperiments); another editor can bind the same command names to the
+// `cairn` CLI.
 import type { CodeLens, CodeLensParams } from 'vscode-languageserver/node';
+import { isMap } from 'yaml';
 import { mapPair, nodeEnd, nodeStart } from '../spec/parse';
 import type { LineIndex } from '../spec/text';
 import type { Session } from './session';
@@ -9,6 +12,7 @@ import type { Session } from './session';
 /** The lenses of a pipeline spec, or null for any other file. */
 export function codeLenses(session: Session, params: CodeLensParams): CodeLens[] | null {
   const state = session.document(params.textDocument.uri);
+  if (state?.kind === 'experiment') return experimentLenses(state.parsed?.root, state.lines, params.textDocument.uri);
   if (!state || state.kind !== 'pipeline') return null;
   const model = state.analyzer.model(state.file);
   if (!model) return null;
@@ -38,4 +42,15 @@ function keyRange(lines: LineIndex, key: unknown): CodeLens['range'] | null {
   const start = nodeStart(key);
   if (start === undefined) return null;
   return lines.range(start, nodeEnd(key) ?? start);
+}
+
+/** "Run experiment" and "Open experiments table" above the first key of an experiment spec. */
+function experimentLenses(root: unknown, lines: LineIndex, uri: string): CodeLens[] {
+  const first = isMap(root) ? root.items[0]?.key : undefined;
+  const range = keyRange(lines, first);
+  if (!range) return [];
+  return [
+    { range, command: { title: 'Run experiment', command: 'cairn.runExperiment', arguments: [uri] } },
+    { range, command: { title: 'Open experiments table', command: 'cairn.openExperiments', arguments: [uri] } },
+  ];
 }

@@ -62,6 +62,17 @@ describe('code lenses over stdio', function () {
     assert.deepEqual(lenses[1]?.range, { start: { line: 3, character: 2 }, end: { line: 3, character: 9 } });
   });
 
+  it('puts "Run experiment" and "Open experiments table" above the first key of an experiment', async () => {
+    const text = '# tune it\nname: sweep\npipeline: pipeline.yaml\n';
+    await client.open('tune.experiment.yaml', text);
+    const lenses = await client.request<CodeLens[]>('textDocument/codeLens', 'tune.experiment.yaml', {});
+    const uri = client.uri('tune.experiment.yaml');
+    assert.deepEqual(lenses.map(describeLens), [
+      `1: Run experiment ${JSON.stringify([uri])}`,
+      `1: Open experiments table ${JSON.stringify([uri])}`,
+    ]);
+  });
+
   it('offers no lenses on a params file', async () => {
     await client.open('params.yaml', 'lr: 0.1\n');
     const lenses = await client.request<CodeLens[] | null>('textDocument/codeLens', 'params.yaml', {});
