@@ -51,6 +51,17 @@ const bundles = [
     entryPoints: ['client/webview/lineage.ts'],
     outfile: 'media/lineage.js',
   },
+  // The experiments table webview (DOM only); its CSS import becomes media/experiments.css.
+  {
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    minify: true,
+    sourcemap: false,
+    entryPoints: ['client/webview/experiments.ts'],
+    outfile: 'media/experiments.js',
+  },
 ];
 
 if (watch) {

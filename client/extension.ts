@@ -7,6 +7,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { createClient } from './client';
 import { readConfig } from './config';
 import { registerExperimentViews } from './experimentCommands';
+import { registerExperimentsTable } from './experimentsTable';
 import { LineagePanel } from './lineagePanel';
 import { PipelinesView } from './pipelinesView';
 import type { PipelineNode, PipelineTreeNode, StageNode } from './pipelinesView';
@@ -23,6 +24,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(output, status, specs, vscode.window.registerTreeDataProvider('cairn.specs', specs));
   registerPipelineCommands(context);
   registerExperimentViews(context);
+  registerExperimentsTable(context);
 
   const start = async (): Promise<void> => {
     client = createClient(context, readConfig(), output, status);

@@ -122,39 +122,54 @@ export function countRuns(db: Database.Database, query: TableQuery): number {
     .get(...conditions.values) as number;
 }
 
+/** Each run's keys (joined by U+001F, in the table's key order) and values (a JSON array), by run seq. */
+type Aggregated = Map<number, [keys: string, values: string]>;
+
 /**
- * The values of `keys` for every run that `runs` selects, as JSON text in key order (`null` for a
- * missing key), by run seq. SQLite writes the JSON: building 250,000 JavaScript values and
- * stringifying them again costs several times more than the query itself.
+ * The keys and values of every run that `runs` selects (every run when undefined), one row per run.
+ * SQLite writes the JSON: building 250,000 JavaScript values and stringifying them again costs
+ * several times more than the query.
  */
-function valuesByRun(db: Database.Database, table: string, keys: string[], runs: Sql): Map<number, string> {
-  const byRun = new Map<number, string>();
-  if (keys.length === 0) return byRun;
-  const complete = keys.join('\u001f');
-  const position = new Map(keys.map((key, index) => [key, index]));
+function aggregate(db: Database.Database, table: string, runs: Sql | undefined): Aggregated {
+  const where = runs === undefined ? '' : `WHERE run IN (${runs.text})`;
   const rows = db
-    .prepare(
-      `SELECT run, group_concat(key, char(31)), json_group_array(value) FROM ${table}
-       WHERE run IN (${runs.text}) GROUP BY run`,
-    )
+    .prepare(`SELECT run, group_concat(key, char(31)), json_group_array(value) FROM ${table} ${where} GROUP BY run`)
     .raw()
-    .all(...runs.values) as [number, string, string][];
-  for (const [run, runKeys, values] of rows) {
-    // Both aggregates see a run's rows in the same order, so when the keys are all there in order the
-    // values are too (the common case: every run of a sweep logs the same keys).
-    if (runKeys === complete) {
-      byRun.set(run, values.slice(1, -1));
-      continue;
-    }
-    const cells: string[] = new Array<string>(keys.length).fill('null');
-    const parsed = JSON.parse(values) as (string | number)[];
-    runKeys.split('\u001f').forEach((key, index) => {
-      const at = position.get(key);
-      if (at !== undefined) cells[at] = JSON.stringify(parsed[index] ?? null);
-    });
-    byRun.set(run, cells.join(','));
+    .all(...(runs?.values ?? [])) as [number, string, string][];
+  return new Map(rows.map(([run, keys, values]) => [run, [keys, values]]));
+}
+
+/** Every key of the aggregated runs, sorted; runs that log the same keys are split once. */
+function keysIn(aggregated: Aggregated): string[] {
+  const seen = new Set<string>();
+  const keys = new Set<string>();
+  for (const [runKeys] of aggregated.values()) {
+    if (seen.has(runKeys)) continue;
+    seen.add(runKeys);
+    for (const key of runKeys.split('\u001f')) keys.add(key);
   }
-  return byRun;
+  return [...keys].sort();
+}
+
+/** The row cells of `keys` from a run's aggregated keys and values (`null` where it has none). */
+function cellsOf(
+  keys: string[],
+  complete: string,
+  position: Map<string, number>,
+  found: [string, string] | undefined,
+): string {
+  if (found === undefined) return new Array<string>(keys.length).fill('null').join(',');
+  const [runKeys, values] = found;
+  // Both aggregates see a run's rows in the same order, so when the keys are all there in order the
+  // values are too (the common case: every run of a sweep logs the same keys).
+  if (runKeys === complete) return values.slice(1, -1);
+  const cells: string[] = new Array<string>(keys.length).fill('null');
+  const parsed = JSON.parse(values) as (string | number)[];
+  runKeys.split('\u001f').forEach((key, index) => {
+    const at = position.get(key);
+    if (at !== undefined) cells[at] = JSON.stringify(parsed[index] ?? null);
+  });
+  return cells.join(',');
 }
 
 /** One page of matching runs as a table, as JSON text (see RunTable), sorted and filtered in SQLite. */
@@ -165,22 +180,10 @@ export function runTableJson(db: Database.Database, query: TableQuery): string {
   const offset = query.offset ?? 0;
   const total = countRuns(db, query);
   const everyRun = query.experiment === undefined && (query.filter === undefined || query.filter.trim() === '');
-  const matching: Sql = {
-    text: `SELECT r.seq FROM tracked_runs r WHERE ${conditions.text}`,
-    values: conditions.values,
-  };
-  // The columns are the keys of every matching run, so they stay put while the user pages.
-  const keyRuns = everyRun ? undefined : matching;
-  const metrics = keysOf(db, 'latest_metrics', keyRuns);
-  const params = keysOf(db, 'run_params', keyRuns);
-  const tags = keysOf(db, 'run_tags', keyRuns);
+  const matching: Sql | undefined = everyRun
+    ? undefined
+    : { text: `SELECT r.seq FROM tracked_runs r WHERE ${conditions.text}`, values: conditions.values };
   const attributes: string[] = [...ATTRIBUTE_COLUMNS, ...(query.experiment === undefined ? ['experiment'] : [])];
-  const columns: TableColumn[] = [
-    ...attributes.map((key) => ({ key, kind: 'attribute' as const })),
-    ...metrics.map((key) => ({ key: `metrics.${key}`, kind: 'metric' as const })),
-    ...params.map((key) => ({ key: `params.${key}`, kind: 'param' as const })),
-    ...tags.map((key) => ({ key: `tags.${key}`, kind: 'tag' as const })),
-  ];
   const pageSql = `FROM tracked_runs r ${order.joins.text} WHERE ${conditions.text}
     ORDER BY ${order.terms.join(', ')} LIMIT ? OFFSET ?`;
   const pageValues = [...order.joins.values, ...conditions.values, limit, offset];
@@ -188,18 +191,26 @@ export function runTableJson(db: Database.Database, query: TableQuery): string {
     .prepare(`SELECT r.seq, json_array(${attributes.map((key) => ATTRIBUTE_SQL[key] ?? 'NULL').join(', ')}) ${pageSql}`)
     .raw()
     .all(...pageValues) as [number, string][];
-  // A page of every matching run selects them by the filter; a smaller one by the page's own query.
-  const pageRuns: Sql = page.length === total ? matching : { text: `SELECT r.seq ${pageSql}`, values: pageValues };
-  const parts = [
-    { keys: metrics, values: valuesByRun(db, 'latest_metrics', metrics, pageRuns) },
-    { keys: params, values: valuesByRun(db, 'run_params', params, pageRuns) },
-    { keys: tags, values: valuesByRun(db, 'run_tags', tags, pageRuns) },
+  // The columns are the keys of every matching run, so they stay put while the user pages. A page of
+  // every matching run gives them from its own values; a smaller page asks for them apart.
+  const whole = page.length === total;
+  const pageRuns: Sql | undefined = whole ? matching : { text: `SELECT r.seq ${pageSql}`, values: pageValues };
+  const parts = (['latest_metrics', 'run_params', 'run_tags'] as const).map((table) => {
+    const values = aggregate(db, table, pageRuns);
+    const keys = whole ? keysIn(values) : keysOf(db, table, matching);
+    return { keys, values, complete: keys.join('\u001f'), position: new Map(keys.map((key, index) => [key, index])) };
+  });
+  const [metrics, params, tags] = parts.map((part) => part.keys) as [string[], string[], string[]];
+  const columns: TableColumn[] = [
+    ...attributes.map((key) => ({ key, kind: 'attribute' as const })),
+    ...metrics.map((key) => ({ key: `metrics.${key}`, kind: 'metric' as const })),
+    ...params.map((key) => ({ key: `params.${key}`, kind: 'param' as const })),
+    ...tags.map((key) => ({ key: `tags.${key}`, kind: 'tag' as const })),
   ];
   const rows = page.map(([seq, attributeValues]) => {
     let row = attributeValues.slice(0, -1);
     for (const part of parts) {
-      if (part.keys.length === 0) continue;
-      row += `,${part.values.get(seq) ?? new Array<string>(part.keys.length).fill('null').join(',')}`;
+      if (part.keys.length > 0) row += `,${cellsOf(part.keys, part.complete, part.position, part.values.get(seq))}`;
     }
     return `${row}]`;
   });
