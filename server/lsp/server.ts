@@ -26,6 +26,7 @@ import { toDiagnostics } from './convert';
 import { hover } from './hover';
 import { definition, prepareRename, references, rename } from './navigation';
 import { documentSymbols, foldingRanges, selectionRanges, workspaceSymbols } from './symbols';
+import { RegistryNames } from './registryNames';
 import type { Session } from './session';
 import { DocumentState } from './session';
 
@@ -50,7 +51,10 @@ export function startServer(connection: Connection): void {
         .sort((a, b) => b.length - a.length)[0] ?? path.dirname(file);
     let analyzer = analyzers.get(root);
     if (!analyzer) {
-      analyzer = new Analyzer(new Workspace(root));
+      analyzer = new Analyzer(
+        new Workspace(root),
+        new RegistryNames(root, (message) => connection.console.log(message)),
+      );
       analyzers.set(root, analyzer);
     }
     return analyzer;

@@ -48,30 +48,52 @@ export function knownMetrics(
 }
 
 /** A model reference (`name@alias`, `name:3`, or `{name, alias|version}`) split into parts. */
-export function parseModelReference(
-  node: YamlNode | null,
-): { name: string; node: YamlNode; qualifier: string | null } | null {
+export interface ModelReference {
+  name: string;
+  /** The node that holds the name (the whole scalar for `name@alias`). */
+  node: YamlNode;
+  qualifier: string | null;
+  /** Whether the qualifier names an alias (`@`, `alias:`) or a version (`:`, `version:`). */
+  qualifierKind: 'alias' | 'version' | null;
+  /** The node that holds the qualifier on its own (`alias:` or `version:` of the mapping form). */
+  qualifierNode: YamlNode | null;
+}
+
+export function parseModelReference(node: YamlNode | null): ModelReference | null {
   if (!node) return null;
   const text = scalarString(node);
   if (text !== null) {
-    const match = /^([^@:]+)(?:[@:](.*))?$/.exec(text);
-    return match ? { name: match[1] ?? text, node, qualifier: match[2] ?? null } : null;
+    const match = /^([^@:]+)(?:([@:])(.*))?$/.exec(text);
+    if (!match) return null;
+    const qualifier = match[3] ?? null;
+    return {
+      name: match[1] ?? text,
+      node,
+      qualifier,
+      qualifierKind: qualifier === null ? null : match[2] === '@' ? 'alias' : 'version',
+      qualifierNode: null,
+    };
   }
   if (isMap(node)) {
     const nameNode = mapGet(node, 'name');
     const name = scalarString(nameNode);
-    return name && nameNode
-      ? {
-          name,
-          node: nameNode,
-          qualifier: scalarString(mapGet(node, 'alias')) ?? scalarString(mapGet(node, 'version')),
-        }
-      : null;
+    if (!name || !nameNode) return null;
+    const aliasNode = mapGet(node, 'alias');
+    const versionNode = mapGet(node, 'version');
+    const alias = scalarString(aliasNode);
+    const version = scalarString(versionNode);
+    return {
+      name,
+      node: nameNode,
+      qualifier: alias ?? version,
+      qualifierKind: alias !== null ? 'alias' : version !== null ? 'version' : null,
+      qualifierNode: alias !== null ? aliasNode : version !== null ? versionNode : null,
+    };
   }
   return null;
 }
 
-/** A source of model names beyond the pipelines' `models` sections (the registry, later). */
+/** A source of model names beyond the pipelines' `models` sections: the registry (its `.cairn/models.json`). */
 export interface ModelNameProvider {
   /** Known model names with their aliases. */
   models(): { name: string; aliases: string[]; versions: number[] }[];

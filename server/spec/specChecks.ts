@@ -9,7 +9,7 @@ import type { PipelineModel } from './pipeline';
 import { unknownStage } from './pipelineChecks';
 import type { AnchoredProblem } from './problems';
 import { declaredEntries, experimentPipelinePath, knownMetrics, parseModelReference, stringItems } from './references';
-import type { ModelNameProvider } from './references';
+import type { ModelNameProvider, ModelReference } from './references';
 import { closest, listNames } from './suggest';
 import { escapesWorkspace, joinPath } from './workspace';
 import type { Workspace } from './workspace';
@@ -152,6 +152,10 @@ export function checkDeployment(
   const rollout = mapGet(root, 'rollout');
   for (const node of [mapGet(root, 'model'), mapGet(rollout, 'candidate'), mapGet(mapGet(root, 'fallback'), 'model')]) {
     const reference = parseModelReference(node);
+    if (reference && models.has(reference.name)) {
+      const registered = provider?.models().find((model) => model.name === reference.name);
+      if (registered) problems.push(...checkQualifier(reference, registered));
+    }
     if (!reference || models.has(reference.name)) continue;
     const suggestion = closest(reference.name, models);
     problems.push({
@@ -239,4 +243,39 @@ export function checkDeployment(
       });
   }
   return problems;
+}
+
+/** A registered model's alias or version that the registry does not have (as of its snapshot). */
+function checkQualifier(
+  reference: ModelReference,
+  registered: { name: string; aliases: string[]; versions: number[] },
+): AnchoredProblem[] {
+  const { qualifier, qualifierKind } = reference;
+  if (qualifier === null || qualifierKind === null) return [];
+  const anchor = reference.qualifierNode ?? reference.node;
+  const replacement = (value: string): string =>
+    reference.qualifierNode ? value : `${reference.name}${qualifierKind === 'alias' ? '@' : ':'}${value}`;
+  if (qualifierKind === 'alias') {
+    if (registered.aliases.includes(qualifier)) return [];
+    const suggestion = closest(qualifier, registered.aliases);
+    return [
+      {
+        severity: 'warning',
+        code: 'model-alias-unknown',
+        message: `The registered model '${reference.name}' has no alias '${qualifier}'.${suggestion ? ` Did you mean '${suggestion}'?` : registered.aliases.length ? ` Aliases: ${listNames(registered.aliases)}.` : ` It has no alias yet; set one with 'cairn models alias ${reference.name} ${qualifier} VERSION'.`}`,
+        anchor,
+        ...(suggestion ? { fix: { kind: 'replace' as const, replacement: replacement(suggestion) } } : {}),
+      },
+    ];
+  }
+  const version = Number(qualifier.replace(/^v/, ''));
+  if (registered.versions.includes(version)) return [];
+  return [
+    {
+      severity: 'warning',
+      code: 'model-version-unknown',
+      message: `The registered model '${reference.name}' has no version '${qualifier}'. Versions: ${listNames(registered.versions.map(String))}.`,
+      anchor,
+    },
+  ];
 }

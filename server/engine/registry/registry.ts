@@ -2,13 +2,15 @@
 // signature, metrics, gate report, run and datasets), aliases such as `champion` that move in one
 // transaction, approvals, and an audit log of every change with who, when, from, to and why. The
 // ONNX bytes are copied into the content-addressed cache, read-only, so a version outlives the
-// workspace file it was registered from.
+// workspace file it was registered from. Every change also rewrites `.cairn/models.json`, a small
+// snapshot of names, versions and aliases that the language server reads without SQLite.
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContentCache } from '../cache';
 import type { GateReport } from '../gates/evaluate';
+import { stateDir } from '../store';
 import type { Store } from '../store';
 import { onnxSignature } from './signature';
 import type { OnnxSignature } from './signature';
@@ -78,6 +80,16 @@ export interface RegisterInput extends Change {
   gateReport?: GateReport;
   description?: string;
   tags?: Record<string, string>;
+}
+
+/** `.cairn/models.json`: what the language server needs to complete and check model references. */
+export interface RegistrySnapshot {
+  models: { name: string; versions: number[]; aliases: Record<string, number> }[];
+}
+
+/** The path of the registry snapshot of the workspace at `root`. */
+export function snapshotPath(root: string): string {
+  return path.join(stateDir(root), 'models.json');
 }
 
 export interface RegisterResult {
@@ -191,6 +203,7 @@ export class Registry {
         now,
       );
       this.record(input.name, version, 'register', null, `v${version}`, input, now);
+      this.writeSnapshot();
       return { status: 'created', version: this.requireVersion(input.name, version) };
     });
     return register.immediate();
@@ -220,6 +233,7 @@ export class Registry {
         change,
         now,
       );
+      this.writeSnapshot();
       return { previous: current };
     });
     return move.immediate();
@@ -234,6 +248,7 @@ export class Registry {
       const now = change.now ?? Date.now();
       db.prepare('DELETE FROM model_aliases WHERE model = ? AND alias = ?').run(name, alias);
       this.record(name, current, 'unalias', `${alias}=v${current}`, null, change, now);
+      this.writeSnapshot();
       return current;
     });
     return remove.immediate();
@@ -251,6 +266,7 @@ export class Registry {
         'UPDATE model_versions SET approved = 1, approved_by = ?, approved_at = ? WHERE model = ? AND version = ?',
       ).run(actor, now, name, version);
       this.record(name, version, 'approve', 'not approved', 'approved', { ...change, actor }, now);
+      this.writeSnapshot();
       return { alreadyApproved: false };
     });
     return approve.immediate();
@@ -281,6 +297,7 @@ export class Registry {
         change,
         now,
       );
+      this.writeSnapshot();
     }).immediate();
   }
 
@@ -363,6 +380,45 @@ export class Registry {
     }
     if (version === null) throw new RegistryError(`Model '${name}' has no version yet.`);
     return this.requireVersion(name, version);
+  }
+
+  /** Names, versions and aliases of every model, as `.cairn/models.json` holds them. */
+  snapshot(): RegistrySnapshot {
+    const db = this.store.db;
+    const versions = db.prepare('SELECT model, version FROM model_versions ORDER BY model, version').all() as {
+      model: string;
+      version: number;
+    }[];
+    const aliases = db.prepare('SELECT model, alias, version FROM model_aliases ORDER BY model, alias').all() as {
+      model: string;
+      alias: string;
+      version: number;
+    }[];
+    const names = db.prepare('SELECT name FROM models ORDER BY name').all() as { name: string }[];
+    return {
+      models: names.map(({ name }) => ({
+        name,
+        versions: versions.filter((row) => row.model === name).map((row) => row.version),
+        aliases: Object.fromEntries(aliases.filter((row) => row.model === name).map((row) => [row.alias, row.version])),
+      })),
+    };
+  }
+
+  /**
+   * Rewrites `.cairn/models.json` through a temp file and a rename. Called inside each change's write
+   * transaction, so snapshots of changes from several processes are written in the order of the changes.
+   */
+  writeSnapshot(): void {
+    const file = snapshotPath(this.root);
+    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(temp, `${JSON.stringify(this.snapshot(), null, 2)}\n`);
+      fs.renameSync(temp, file);
+    } catch (error) {
+      fs.rmSync(temp, { force: true });
+      throw error;
+    }
   }
 
   /** The audit log of a model, oldest first. */
