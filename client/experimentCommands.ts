@@ -2,6 +2,7 @@
 // version; register a model from a run's ONNX artifact; move an alias; approve a version; and run
 // an experiment's sweep (sweeps.ts). Each command is a short adapter over the `cairn` CLI: what
 // it changes, the CLI changes, and its errors reach the user verbatim.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { failureText, runCli } from './cliProcess';
@@ -30,6 +31,9 @@ import { Sweeps } from './sweeps';
 const DOCUMENT_SCHEME = 'cairn-doc';
 const PIPELINE_GLOB = '**/{dvc.yaml,pipeline.yaml,pipeline.yml,*.pipeline.yaml,*.pipeline.yml}';
 const DEFAULT_ALIASES = ['champion', 'challenger'];
+/** The store is checked at most once a second, however often its files change. */
+const STORE_CHECK_INTERVAL_MS = 1000;
+const STORE_CHECK_MIN_DELAY_MS = 200;
 
 /** Creates the Experiments and Models views and registers their commands. */
 export function registerExperimentViews(context: vscode.ExtensionContext): void {
@@ -47,11 +51,16 @@ export function registerExperimentViews(context: vscode.ExtensionContext): void 
       models.refresh();
     },
   );
+  const storeChanges = new StoreChanges(() => {
+    experiments.refresh();
+    models.refresh();
+  });
   const command = vscode.commands.registerCommand;
   context.subscriptions.push(
     experiments,
     models,
     sweeps,
+    storeChanges,
     vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, documents),
     command('cairn.refreshExperiments', () => experiments.refresh()),
     command('cairn.refreshModels', () => models.refresh()),
@@ -87,6 +96,64 @@ export function registerExperimentViews(context: vscode.ExtensionContext): void 
     command('cairn.runExperiment', (uri?: vscode.Uri) => sweeps.run(uri)),
     command('cairn.stopExperiment', () => sweeps.stop()),
   );
+}
+
+/**
+ * Calls `onChange` when a workspace's tracking store has been written, at most once a second. The
+ * file events alone cannot say so: every reader (the views' own `cairn exp list` included) creates
+ * and removes the write-ahead log, so following them would refresh forever. A write shows as a new
+ * size or time of the database, or of a write-ahead log that holds frames.
+ */
+class StoreChanges implements vscode.Disposable {
+  private readonly watcher = vscode.workspace.createFileSystemWatcher('**/.cairn/cairn.db*');
+  private readonly signatures = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
+
+  constructor(private readonly onChange: () => void) {
+    this.watcher.onDidChange(() => this.schedule());
+    this.watcher.onDidCreate(() => this.schedule());
+    this.watcher.onDidDelete(() => this.schedule());
+    void this.check();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    const wait = Math.max(STORE_CHECK_MIN_DELAY_MS, this.lastCheck + STORE_CHECK_INTERVAL_MS - Date.now());
+    this.timer = setTimeout(() => void this.check(), wait);
+  }
+
+  private async check(): Promise<void> {
+    this.timer = undefined;
+    this.lastCheck = Date.now();
+    let changed = false;
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const key = folder.uri.toString();
+      const signature = await storeSignature(folder.uri.fsPath);
+      const previous = this.signatures.get(key);
+      this.signatures.set(key, signature);
+      if (previous !== undefined && previous !== signature) changed = true;
+    }
+    if (changed) this.onChange();
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.watcher.dispose();
+  }
+}
+
+/** The size and time of the store and of a non-empty write-ahead log: what a write changes and a read does not. */
+async function storeSignature(root: string): Promise<string> {
+  const parts = await Promise.all(
+    ['cairn.db', 'cairn.db-wal'].map((name) =>
+      fs.promises.stat(path.join(root, '.cairn', name)).then(
+        (stat) => (stat.size > 0 ? `${stat.size}@${stat.mtimeMs}` : '-'),
+        () => '-',
+      ),
+    ),
+  );
+  return parts.join(' ');
 }
 
 /** Documents the user reads but does not edit: their text is set by the command that opens them. */

@@ -8,9 +8,10 @@
 import type { GateReport } from '../server/engine/gates/evaluate';
 import type { AuditEntry, ModelSummary, ModelVersion } from '../server/engine/registry/registry';
 import type { RunRow } from '../server/engine/tracking/query';
+import type { SweepEvent } from '../server/engine/sweep/sweep';
 import type { RunDetail } from '../server/engine/tracking/read';
 
-export type { AuditEntry, GateReport, ModelSummary, ModelVersion, RunDetail, RunRow };
+export type { AuditEntry, GateReport, ModelSummary, ModelVersion, RunDetail, RunRow, SweepEvent };
 
 /** `cairn exp list --json`. */
 export interface RunList {
@@ -343,49 +344,34 @@ export function objectiveDirection(text: string): 'maximize' | 'minimize' {
   return (inBlock?.[1] as 'maximize' | 'minimize' | undefined) ?? 'maximize';
 }
 
-/** One JSON Lines event of `cairn exp run FILE --json`. */
-export type SweepEvent =
-  | { event: 'sweep-start'; sweepRunId: string; experiment: string; strategy: string; trials: number; resumed: boolean }
-  | { event: 'trial-start'; number: number; runId: string; params: Record<string, unknown> }
-  | {
-      event: 'trial-end';
-      number: number;
-      runId: string;
-      state: 'complete' | 'pruned' | 'failed';
-      value: number | null;
-    }
-  | { event: 'warning'; message: string }
-  | {
-      event: 'sweep-end';
-      status: string;
-      best: { number: number; runId: string; params: Record<string, unknown>; value: number } | null;
-      importance: Record<string, number>;
-      registered: { model: string; version: number } | null;
-    };
-
 /** What a sweep's progress notification shows, folded from its events. */
 export interface SweepProgress {
   sweepRunId: string | null;
   experiment: string | null;
-  total: number;
+  /** The trial budget; null when only a time budget or the grid's size bounds the sweep. */
+  total: number | null;
+  /** Trials started, counting those an earlier session of a resumed sweep finished. */
   started: number;
   finished: number;
   pruned: number;
   failed: number;
-  best: { number: number; runId: string; value: number } | null;
+  /** The objective's direction: from `sweep-start`, else from the experiment file. */
+  direction: 'maximize' | 'minimize';
+  best: { number: number; runId: string | null; value: number } | null;
   warnings: string[];
   end: Extract<SweepEvent, { event: 'sweep-end' }> | null;
 }
 
-export function emptySweepProgress(): SweepProgress {
+export function emptySweepProgress(direction: 'maximize' | 'minimize' = 'maximize'): SweepProgress {
   return {
     sweepRunId: null,
     experiment: null,
-    total: 0,
+    total: null,
     started: 0,
     finished: 0,
     pruned: 0,
     failed: 0,
+    direction,
     best: null,
     warnings: [],
     end: null,
@@ -393,14 +379,18 @@ export function emptySweepProgress(): SweepProgress {
 }
 
 /** The progress after `event`; the best value so far follows the objective's direction. */
-export function nextSweepProgress(
-  progress: SweepProgress,
-  event: SweepEvent,
-  direction: 'maximize' | 'minimize',
-): SweepProgress {
+export function nextSweepProgress(progress: SweepProgress, event: SweepEvent): SweepProgress {
   switch (event.event) {
     case 'sweep-start':
-      return { ...progress, sweepRunId: event.sweepRunId, experiment: event.experiment, total: event.trials };
+      return {
+        ...progress,
+        sweepRunId: event.sweepRunId,
+        experiment: event.experiment,
+        total: event.trials,
+        started: event.finished,
+        finished: event.finished,
+        direction: event.objective?.direction ?? progress.direction,
+      };
     case 'trial-start':
       return { ...progress, started: progress.started + 1 };
     case 'trial-end': {
@@ -412,9 +402,8 @@ export function nextSweepProgress(
       };
       const value = event.value;
       if (event.state !== 'complete' || value === null || !Number.isFinite(value)) return next;
-      const better =
-        progress.best === null ||
-        (direction === 'minimize' ? value < progress.best.value : value > progress.best.value);
+      const best = progress.best;
+      const better = best === null || (progress.direction === 'minimize' ? value < best.value : value > best.value);
       return better ? { ...next, best: { number: event.number, runId: event.runId, value } } : next;
     }
     case 'warning':
@@ -426,7 +415,7 @@ export function nextSweepProgress(
 
 /** The line of the progress notification: "trial 4/30 · best 0.9556 (trial 2)". */
 export function sweepProgressMessage(progress: SweepProgress): string {
-  const position = `trial ${progress.started}/${progress.total || '?'}`;
+  const position = `trial ${progress.started}${progress.total === null ? '' : `/${progress.total}`}`;
   const best = progress.best ? ` · best ${formatNumber(progress.best.value)} (trial ${progress.best.number})` : '';
   const skipped = progress.pruned ? ` · ${progress.pruned} pruned` : '';
   return `${position}${best}${skipped}`;

@@ -1,7 +1,7 @@
 // The Experiments view in the Cairn sidebar: each experiment of the workspace's tracking store,
 // its runs newest first (starred ones on top, at most RUN_CAP), each with its status and key
 // metric, and a sweep's trials under the sweep's run. Everything comes from `cairn exp experiments`
-// and `cairn exp list` with --json; the view reads again when the store's write-ahead log changes.
+// and `cairn exp list` with --json; the view reads again when the store is written (StoreChanges).
 import * as vscode from 'vscode';
 import {
   formatDuration,
@@ -46,10 +46,10 @@ export interface MoreNode {
 
 export type ExperimentTreeNode = ExperimentNode | RunNode | MoreNode;
 
+/** A tag every sweep's run has (the search strategy). */
+const SWEEP_STRATEGY_TAG = 'cairn.sweep.strategy';
 /** How many rows one `exp list` reads; trials of sweeps are among them, so more than RUN_CAP. */
 const FETCH_LIMIT = 1000;
-/** The store's write-ahead log changes on every write: the view follows it at most once a second. */
-const REFRESH_INTERVAL_MS = 1000;
 
 const STATUS_ICONS: Record<string, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('loading~spin'),
@@ -64,35 +64,18 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentTreeNo
   readonly onDidChangeTreeData = this.changed.event;
   readonly view: vscode.TreeView<ExperimentTreeNode>;
   private readonly disposables: vscode.Disposable[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private lastRefresh = 0;
 
   constructor(private readonly extensionUri: vscode.Uri) {
     this.view = vscode.window.createTreeView('cairn.experiments', { treeDataProvider: this, showCollapseAll: true });
-    const watcher = vscode.workspace.createFileSystemWatcher('**/.cairn/cairn.db{,-wal}');
     this.disposables.push(
       this.view,
-      watcher,
-      watcher.onDidChange(() => this.refreshSoon()),
-      watcher.onDidCreate(() => this.refreshSoon()),
-      watcher.onDidDelete(() => this.refreshSoon()),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
     );
   }
 
   /** Reads the experiments again now. */
   refresh(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.lastRefresh = Date.now();
     this.changed.fire(undefined);
-  }
-
-  /** Reads again at most once per REFRESH_INTERVAL_MS, however often the store is written. */
-  refreshSoon(): void {
-    if (this.timer) return;
-    const wait = Math.max(0, this.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
-    this.timer = setTimeout(() => this.refresh(), Math.max(wait, 200));
   }
 
   getTreeItem(node: ExperimentTreeNode): vscode.TreeItem {
@@ -133,7 +116,9 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentTreeNo
         folder: node.folder,
         run,
         objective,
-        sweep: parents.has(run.id) || run.tags[OBJECTIVE_TAG] !== undefined,
+        // A sweep's run: its trials are among the rows, or it carries the tags a sweep sets.
+        sweep:
+          parents.has(run.id) || run.tags[OBJECTIVE_TAG] !== undefined || run.tags[SWEEP_STRATEGY_TAG] !== undefined,
       }));
       if (more) children.push({ kind: 'more', folder: node.folder, shown: shown.length, parent: node });
       return children;
@@ -175,7 +160,6 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentTreeNo
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
     for (const disposable of this.disposables) disposable.dispose();
     this.changed.dispose();
   }
@@ -190,6 +174,9 @@ function experimentItem(node: ExperimentNode): vscode.TreeItem {
   const running = experiment.running > 0 ? `, ${experiment.running} running` : '';
   item.description = `${multiRoot ? `${node.folder.name} · ` : ''}${experiment.runs} run${experiment.runs === 1 ? '' : 's'}${running}`;
   item.tooltip = `${experiment.name}: ${experiment.runs} runs${running}; last run ${formatTime(experiment.lastRunAt)} UTC`;
+  item.accessibilityInformation = {
+    label: `Experiment ${experiment.name}: ${experiment.runs} run${experiment.runs === 1 ? '' : 's'}${running}`,
+  };
   item.contextValue = 'cairn.experiment';
   return item;
 }

@@ -26,42 +26,24 @@ export type ModelTreeNode = ModelNode | VersionNode;
 const VERSION_CAP = 30;
 /** How many `models show` processes run at once. */
 const CONCURRENCY = 4;
-const REFRESH_INTERVAL_MS = 1000;
 
 export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ModelTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   readonly view: vscode.TreeView<ModelTreeNode>;
   private readonly disposables: vscode.Disposable[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private lastRefresh = 0;
 
   constructor(private readonly extensionUri: vscode.Uri) {
     this.view = vscode.window.createTreeView('cairn.models', { treeDataProvider: this, showCollapseAll: true });
-    const watcher = vscode.workspace.createFileSystemWatcher('**/.cairn/cairn.db{,-wal}');
     this.disposables.push(
       this.view,
-      watcher,
-      watcher.onDidChange(() => this.refreshSoon()),
-      watcher.onDidCreate(() => this.refreshSoon()),
-      watcher.onDidDelete(() => this.refreshSoon()),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
     );
   }
 
   /** Reads the registry again now. */
   refresh(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.lastRefresh = Date.now();
     this.changed.fire(undefined);
-  }
-
-  /** Reads again at most once per REFRESH_INTERVAL_MS, however often the store is written. */
-  refreshSoon(): void {
-    if (this.timer) return;
-    const wait = Math.max(0, this.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
-    this.timer = setTimeout(() => this.refresh(), Math.max(wait, 200));
   }
 
   /** The registered models of every folder (for quick picks). */
@@ -107,7 +89,6 @@ export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscod
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
     for (const disposable of this.disposables) disposable.dispose();
     this.changed.dispose();
   }

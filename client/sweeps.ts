@@ -70,7 +70,7 @@ export class Sweeps implements vscode.Disposable {
     const controller = new AbortController();
     this.current = controller;
     void vscode.commands.executeCommand('setContext', 'cairn.sweepActive', true);
-    let progress: SweepProgress = emptySweepProgress();
+    let progress: SweepProgress = emptySweepProgress(direction);
     const args = ['exp', 'run', relative, '--json', '--workspace', folder.uri.fsPath];
     this.output.info(`Running the sweep of ${relative}: cairn ${args.join(' ')}`);
     const result = await vscode.window.withProgress(
@@ -93,9 +93,9 @@ export class Sweeps implements vscode.Disposable {
               return;
             }
             const before = progress;
-            progress = nextSweepProgress(progress, event, direction);
+            progress = nextSweepProgress(progress, event);
             this.output.info(line);
-            const increment = event.event === 'trial-end' && progress.total > 0 ? 100 / progress.total : undefined;
+            const increment = event.event === 'trial-end' && progress.total ? 100 / progress.total : undefined;
             if (progress !== before)
               report.report({ message: sweepProgressMessage(progress), ...(increment ? { increment } : {}) });
           },
@@ -139,8 +139,10 @@ export class Sweeps implements vscode.Disposable {
           .map(([key, value]) => `${key}=${String(value)}`)
           .join(', ')})`
       : 'no trial completed';
-    const registered = end?.registered ? ` Registered ${end.registered.model} v${end.registered.version}.` : '';
-    const actions = [...(best ? ['Register best'] : []), ...(progress.sweepRunId ? ['Open table'] : [])];
+    const registered = end?.registered
+      ? ` Registered ${end.registered.model} v${end.registered.version}${end.registered.alias ? ` as @${end.registered.alias}` : ''}.`
+      : '';
+    const actions = [...(best?.runId ? ['Register best'] : []), ...(progress.sweepRunId ? ['Open table'] : [])];
     let choice: string | undefined;
     if (code === 0) {
       choice = await vscode.window.showInformationMessage(
@@ -163,7 +165,7 @@ export class Sweeps implements vscode.Disposable {
       choice = await vscode.window.showErrorMessage(failure, 'Show Output');
     }
     if (choice === 'Show Output') this.output.show(true);
-    if (choice === 'Register best' && best) await this.registerBest(best.runId);
+    if (choice === 'Register best' && best?.runId) await this.registerBest(best.runId);
     if (choice === 'Open table' && progress.sweepRunId) await this.openTable(folder, progress);
   }
 

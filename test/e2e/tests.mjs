@@ -3,7 +3,9 @@
 // `ctx` ({ workspace, shot(name) }) and throws to fail.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { EXPERIMENT_TABLE_TESTS } from './experiments.mjs';
 import { short, waitUntil } from './lib/util.mjs';
+import { MODEL_TESTS } from './models.mjs';
 import { PIPELINE_TESTS } from './pipelines.mjs';
 
 /** Files the runner writes into the workspace copy before code-server starts. */
@@ -167,4 +169,8 @@ export const TESTS = [
   },
   // Runs, the Pipelines view and lineage (they need `cairn run`, `status` and `lineage`).
   ...PIPELINE_TESTS,
+  // Experiments and the model registry (they need `cairn run`, `exp` and `models`).
+  ...MODEL_TESTS,
+  // The experiments table webview (it needs `cairn run` and `exp table|compare|history`).
+  ...EXPERIMENT_TABLE_TESTS,
 ];

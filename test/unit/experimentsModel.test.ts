@@ -128,33 +128,40 @@ describe('experiments model', () => {
   });
 
   it("follows a sweep's events to trial i/N and the best value so far", () => {
-    const lines = [
-      '{"event":"sweep-start","sweepRunId":"s1","experiment":"iris-sweep","strategy":"tpe","trials":4,"resumed":false}',
-      '{"event":"trial-start","number":0,"runId":"r0","params":{"train.lr":0.1}}',
-      '{"event":"trial-start","number":1,"runId":"r1","params":{"train.lr":0.2}}',
-      '{"event":"trial-end","number":0,"runId":"r0","state":"complete","value":0.31}',
-      '{"event":"trial-end","number":1,"runId":"r1","state":"complete","value":0.12}',
-      '{"event":"trial-start","number":2,"runId":"r2","params":{"train.lr":0.3}}',
-      '{"event":"trial-end","number":2,"runId":"r2","state":"pruned","value":0.01}',
+    const start = (objective: string) =>
+      `{"event":"sweep-start","sweepRunId":"s1","experiment":"iris-sweep","strategy":"tpe","trials":4,"parallel":2,"objective":${objective},"resumed":false,"finished":0}`;
+    const trials = [
+      '{"event":"trial-start","number":0,"params":{"train.lr":0.1}}',
+      '{"event":"trial-start","number":1,"params":{"train.lr":0.2}}',
+      '{"event":"trial-end","number":0,"runId":"r0","params":{"train.lr":0.1},"state":"complete","value":0.31,"durationMs":900}',
+      '{"event":"trial-end","number":1,"runId":"r1","params":{"train.lr":0.2},"state":"complete","value":0.12,"durationMs":800}',
+      '{"event":"trial-start","number":2,"params":{"train.lr":0.3}}',
+      '{"event":"trial-end","number":2,"runId":"r2","params":{"train.lr":0.3},"state":"pruned","value":0.01,"durationMs":100}',
       'not an event',
       '{"event":"warning","message":"trial 3 failed to start"}',
     ];
-    const events = lines.map(parseSweepEvent).filter((event): event is SweepEvent => event !== null);
-    assert.equal(events.length, lines.length - 1);
-    const minimized = events.reduce(
-      (state, event) => nextSweepProgress(state, event, 'minimize'),
-      emptySweepProgress(),
-    );
+    const fold = (lines: string[], fileDirection: 'maximize' | 'minimize') =>
+      lines
+        .map(parseSweepEvent)
+        .filter((event): event is SweepEvent => event !== null)
+        .reduce((state, event) => nextSweepProgress(state, event), emptySweepProgress(fileDirection));
+    // The direction announced by the sweep wins over the one read from the file.
+    const minimized = fold([start('{"metric":"loss","direction":"minimize"}'), ...trials], 'maximize');
     assert.equal(minimized.sweepRunId, 's1');
     assert.deepEqual(minimized.best, { number: 1, runId: 'r1', value: 0.12 });
     assert.equal(sweepProgressMessage(minimized), 'trial 3/4 · best 0.12 (trial 1) · 1 pruned');
     assert.deepEqual(minimized.warnings, ['trial 3 failed to start']);
-    const maximized = events.reduce(
-      (state, event) => nextSweepProgress(state, event, 'maximize'),
-      emptySweepProgress(),
-    );
     // A pruned trial's value is not a result: the best stays the best complete trial.
+    const maximized = fold([start('null'), ...trials], 'maximize');
     assert.deepEqual(maximized.best, { number: 0, runId: 'r0', value: 0.31 });
+    const resumed = fold(
+      [
+        '{"event":"sweep-start","sweepRunId":"s1","experiment":"e","strategy":"grid","trials":null,"parallel":1,"objective":null,"resumed":true,"finished":5}',
+        trials[0] ?? '',
+      ],
+      'maximize',
+    );
+    assert.equal(sweepProgressMessage(resumed), 'trial 6');
   });
 
   it('renders a run as a Markdown document', () => {

@@ -1,0 +1,356 @@
+// End-to-end cases of experiments and the model registry as a user sees them: the Experiments view
+// lists the workspace's tracked runs, a run is starred from its row, and a model is registered from
+// a run's ONNX artifact, given an alias and approved from the command palette, all of which the
+// Models view then shows. The runs are seeded with the CLI: a small pipeline whose stage copies a
+// prepared ONNX model and its evaluation metrics (the Iris pipeline's own train stage needs
+// Python's onnx package, which this machine may not have).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
+import { delay, short, waitUntil } from './lib/util.mjs';
+
+const SLOW = 60_000;
+const MODEL = 'iris-classifier';
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'cairn.js');
+
+/** The pipeline whose runs the cases read: its stage puts a model and its metrics in place. */
+const SEED_PIPELINE = [
+  '# Seeds tracked runs for the end-to-end tests of the Experiments and Models views.',
+  'stages:',
+  '  export_tiny:',
+  '    cmd: mkdir -p models metrics && cp seed/tiny.onnx models/tiny.onnx && cp seed/tiny.json metrics/tiny.json',
+  '    deps:',
+  '      - seed/tiny.onnx',
+  '      - seed/tiny.json',
+  '    outs:',
+  '      - models/tiny.onnx',
+  '    metrics:',
+  '      - metrics/tiny.json:',
+  '          cache: false',
+  '',
+].join('\n');
+
+/** Metrics that pass the gate pipeline.yaml declares for iris-classifier (split test, recall per species). */
+const PASSING_METRICS = {
+  test: {
+    accuracy: 0.956,
+    slices: { species: { setosa: { recall: 1 }, versicolor: { recall: 0.93 }, virginica: { recall: 0.94 } } },
+  },
+};
+
+/** The bytes of a 4-feature, 3-class softmax regression as an ONNX model. */
+function tinyOnnx() {
+  const { onnx } = onnxProto;
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const tensor = (name, shape) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size })) },
+      },
+    },
+  });
+  const model = onnx.ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'cairn-e2e',
+    graph: {
+      name: 'softmax_regression',
+      node: [
+        { name: 'linear', opType: 'Gemm', input: ['features', 'weights', 'bias'], output: ['logits'] },
+        { name: 'softmax', opType: 'Softmax', input: ['logits'], output: ['probabilities'] },
+      ],
+      initializer: [
+        {
+          name: 'weights',
+          dataType: FLOAT,
+          dims: [4, 3],
+          floatData: [0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1, 1.1, 1.2],
+        },
+        { name: 'bias', dataType: FLOAT, dims: [3], floatData: [0, 0.1, -0.1] },
+      ],
+      input: [tensor('features', ['N', 4])],
+      output: [tensor('probabilities', ['N', 3])],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Runs the CLI on the workspace and returns its parsed --json output. */
+function cairn(workspace, args) {
+  const stdout = execFileSync(process.execPath, [CLI, ...args, '--json', '--workspace', workspace], {
+    cwd: workspace,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(stdout);
+}
+
+/** Tree rows anywhere in the workbench whose aria label starts with `prefix`, top to bottom. */
+async function treeRows(page, prefix) {
+  return page.$$eval(
+    '.monaco-list-row[aria-label]',
+    (rows, start) =>
+      rows
+        .map((row) => ({
+          label: (row.getAttribute('aria-label') ?? '').replace(/\u00a0/g, ' '),
+          top: row.getBoundingClientRect().top,
+        }))
+        .filter((row) => row.label.startsWith(start))
+        .sort((a, b) => a.top - b.top)
+        .map((row) => row.label),
+    prefix,
+  );
+}
+
+/** The tree row whose aria label is exactly `label`. */
+function treeRow(page, label) {
+  return page.locator(`.monaco-list-row[aria-label="${label.replace(/"/g, '\\"')}"]`).first();
+}
+
+/** Runs a command from the palette whose label contains `title` (categories render differently). */
+async function runCommandContaining(wb, title) {
+  await wb.dismissQuickInput();
+  await wb.keyboard.press('F1');
+  await wb.page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible', timeout: 10_000 });
+  await wb.keyboard.type(title, { delay: 10 });
+  await wb.acceptQuickInputRow((row) => row.label.includes(title) || row.aria.includes(title), `command "${title}"`);
+}
+
+/** Waits for the quick pick to offer a row matching `match`, then accepts it. */
+async function pick(wb, match, what) {
+  await wb.page.waitForSelector('.quick-input-widget .quick-input-list .monaco-list-row', {
+    state: 'visible',
+    timeout: SLOW,
+  });
+  await wb.acceptQuickInputRow(match, what);
+}
+
+/** Types into the input box whose prompt contains `prompt` and accepts it. */
+async function answer(wb, prompt, text) {
+  await waitUntil(
+    async () => {
+      if (!(await wb.quickInputVisible()) || (await wb.quickInputRows()).length > 0) return false;
+      const message = await wb.page.locator('.quick-input-widget .quick-input-message').textContent({ timeout: 1000 });
+      return message?.includes(prompt) ?? false;
+    },
+    { timeout: 20_000, message: `the input box asking "${prompt}"` },
+  );
+  await wb.keyboard.type(text, { delay: 10 });
+  await wb.keyboard.press('Enter');
+}
+
+/** The text of the notification toasts on screen. */
+async function toasts(page) {
+  return (await page.locator('.notifications-toasts .notification-toast').allTextContents()).map((text) =>
+    text.replace(/\s+/g, ' '),
+  );
+}
+
+async function waitForToast(wb, ctx, pattern, what) {
+  return waitUntil(async () => (await toasts(wb.page)).find((text) => pattern.test(text)) ?? null, {
+    timeout: SLOW,
+    interval: 300,
+    message: what,
+  }).catch(async (error) => {
+    await ctx.shot(`no toast ${what}`);
+    throw new Error(`${error.message}; toasts: ${short(await toasts(wb.page), 800)}`);
+  });
+}
+
+/** Closes every notification toast, so the next wait reads only new ones. */
+async function clearToasts(wb) {
+  await runCommandContaining(wb, 'Notifications: Clear All Notifications').catch(() => {});
+  await delay(300);
+}
+
+export const MODEL_TESTS = [
+  {
+    name: 'models: experiments view lists runs, star a run',
+    async run(wb, ctx) {
+      const workspace = ctx.workspace;
+      fs.mkdirSync(path.join(workspace, 'seed'), { recursive: true });
+      fs.writeFileSync(path.join(workspace, 'seed', 'tiny.onnx'), tinyOnnx());
+      fs.writeFileSync(path.join(workspace, 'seed', 'tiny.json'), `${JSON.stringify(PASSING_METRICS, null, 2)}\n`);
+      fs.writeFileSync(path.join(workspace, 'seed.pipeline.yaml'), SEED_PIPELINE);
+      // Metrics of a model the gate refuses (accuracy below 0.9), for the registration case.
+      fs.mkdirSync(path.join(workspace, 'metrics'), { recursive: true });
+      fs.writeFileSync(path.join(workspace, 'metrics', 'failing.json'), '{"test": {"accuracy": 0.5}}\n');
+      for (const force of [[], ['--force']]) {
+        try {
+          execFileSync(process.execPath, [CLI, 'run', 'seed.pipeline.yaml', ...force, '--workspace', workspace], {
+            cwd: workspace,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+        } catch (error) {
+          throw new Error(`seeding a run failed: ${short(`${error.stdout ?? ''} ${error.stderr ?? ''}`, 600)}`, {
+            cause: error,
+          });
+        }
+      }
+      const { experiments } = cairn(workspace, ['exp', 'experiments']);
+      const experiment = experiments[0]?.name;
+      if (!experiment) throw new Error(`the CLI lists no experiment after two runs: ${short(experiments)}`);
+      const { runs } = cairn(workspace, ['exp', 'list', '--experiment', experiment, '--sort', 'start_time DESC']);
+      const seeded = runs.filter((run) => run.metrics['test.accuracy'] !== undefined);
+      if (seeded.length < 2)
+        throw new Error(
+          `expected two runs with metrics, got ${short(
+            runs.map((run) => [run.name, run.metrics]),
+            600,
+          )}`,
+        );
+      ctx.note(
+        `seeded ${runs.length} runs in experiment ${experiment}; metrics ${short(Object.keys(seeded[0].metrics))}`,
+      );
+
+      await runCommandContaining(wb, 'Focus on Experiments View');
+      const experimentLabel = `Experiment ${experiment}: ${experiments[0].runs} runs`;
+      const row = await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
+        timeout: SLOW,
+        interval: 500,
+        message: `the Experiments view to show "${experimentLabel}"`,
+      })
+        .then(() => treeRow(wb.page, experimentLabel))
+        .catch(async (error) => {
+          await ctx.shot('no experiment');
+          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+        });
+      await ctx.shot('experiment listed');
+      await row.click();
+      // Newest first: the older seeded run is the second row; starring it moves it to the top.
+      const older = seeded[1];
+      const runRows = await waitUntil(
+        async () => {
+          const found = await treeRows(wb.page, `${seeded[0].name}: `);
+          const second = await treeRows(wb.page, `${older.name}: `);
+          return found.length && second.length ? [...found, ...second] : null;
+        },
+        { timeout: SLOW, interval: 500, message: `the runs ${seeded[0].name} and ${older.name} under ${experiment}` },
+      ).catch(async (error) => {
+        await ctx.shot('no runs');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
+      ctx.note(`run rows: ${short(runRows, 600)}`);
+      if (!/succeeded/.test(runRows[0])) throw new Error(`the run row does not show its status: ${runRows[0]}`);
+      await ctx.shot('runs listed');
+
+      const olderRow = wb.page.locator(`.monaco-list-row[aria-label^="${older.name}: "]`).first();
+      await olderRow.hover();
+      await olderRow.locator('.action-label[aria-label="Star Run"]').click({ timeout: 10_000 });
+      const starred = await waitUntil(
+        async () => {
+          const rows = await treeRows(wb.page, '');
+          const runLabels = rows.filter(
+            (label) => label.startsWith(`${older.name}: `) || label.startsWith(`${seeded[0].name}: `),
+          );
+          return runLabels[0]?.startsWith(`${older.name}: `) && runLabels[0].includes('starred') ? runLabels : null;
+        },
+        { timeout: SLOW, interval: 500, message: `${older.name} starred and listed first` },
+      ).catch(async (error) => {
+        await ctx.shot('not starred');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
+      const tags = cairn(workspace, ['exp', 'show', older.id]).tags;
+      if (tags['cairn.starred'] !== 'true') throw new Error(`the store has no star on ${older.id}: ${short(tags)}`);
+      ctx.note(`after starring: ${short(starred, 600)}`);
+      await ctx.shot('run starred and first');
+
+      // A click on the run opens its details as a read-only document. A click on a row the view has
+      // just replaced (it reads the store again after the star) ends in "Actual command not found":
+      // then the fresh row is clicked again, as a user would.
+      const activeTab = () =>
+        wb.page.locator('.editor-group-container.active .tab.active').first().textContent({ timeout: 1000 });
+      for (let attempt = 1; ; attempt++) {
+        await wb.page.locator(`.monaco-list-row[aria-label^="${older.name}: "]`).first().click();
+        const opened = await waitUntil(async () => ((await activeTab())?.includes(older.name) ? true : null), {
+          timeout: attempt === 3 ? SLOW : 5000,
+          message: `a document for run ${older.name}`,
+        }).catch((error) => {
+          if (attempt === 3) throw error;
+          return false;
+        });
+        if (opened) break;
+        ctx.note(`the click on the run row did not open it (attempt ${attempt}); clicking again`);
+      }
+      const text = (await wb.editorLines()).join('\n');
+      if (!text.includes(`# Run ${older.name}`) || !text.includes(older.id))
+        throw new Error(`the run document does not show the run: ${short(text, 600)}`);
+      await ctx.shot('run opened');
+    },
+  },
+  {
+    name: 'models: register, alias and approve from the palette',
+    async run(wb, ctx) {
+      const workspace = ctx.workspace;
+      const register = async (metrics) => {
+        await clearToasts(wb);
+        await wb.runCommand('Cairn: Register Model');
+        // The starred run comes first.
+        await pick(wb, (row) => row.index === 0, 'the first (starred) run');
+        await pick(wb, (row) => row.label === 'models/tiny.onnx', 'the ONNX artifact models/tiny.onnx');
+        await pick(wb, (row) => row.label === MODEL, `the declared model ${MODEL}`);
+        await ctx.shot(`model name picked, metrics ${metrics}`);
+        await pick(wb, (row) => row.label === metrics, `the metrics ${metrics}`);
+      };
+      await register('metrics/failing.json');
+      const refused = await waitForToast(wb, ctx, /did not register .*the gate failed/, 'the refusal');
+      if (!/accuracy >= 0\.9: accuracy is 0\.5/.test(refused))
+        throw new Error(`the refusal does not give the gate's reason: ${short(refused, 600)}`);
+      ctx.note(`refused: ${short(refused, 400)}`);
+      await ctx.shot('gate refused');
+      if (cairn(workspace, ['models', 'list']).models.length !== 0)
+        throw new Error('a refused model was registered anyway');
+
+      await register('metrics/tiny.json');
+      const registered = await waitForToast(
+        wb,
+        ctx,
+        new RegExp(`Registered ${MODEL} v1, gate passed`),
+        'the registration',
+      );
+      ctx.note(`toast: ${registered}`);
+      await ctx.shot('registered');
+      await clearToasts(wb);
+
+      await wb.runCommand('Cairn: Set Alias');
+      await pick(wb, (row) => row.label === 'v1', 'version v1');
+      await pick(wb, (row) => row.label === 'champion', 'the alias champion');
+      await answer(wb, 'Why move champion?', 'first model that passes the gate');
+      await waitForToast(wb, ctx, new RegExp(`${MODEL}@champion now points at v1`), 'the alias');
+      await ctx.shot('alias set');
+      await clearToasts(wb);
+
+      await wb.runCommand('Cairn: Approve Model Version');
+      await pick(wb, (row) => row.label === 'v1', 'version v1');
+      await answer(wb, `Why approve ${MODEL} v1?`, 'reviewed the slices');
+      await waitForToast(wb, ctx, new RegExp(`${MODEL} v1 approved`), 'the approval');
+      await ctx.shot('approved');
+      await clearToasts(wb);
+
+      const shown = cairn(workspace, ['models', 'show', `${MODEL}@champion`]);
+      if (!shown.version.approved || shown.version.version !== 1)
+        throw new Error(`the registry does not hold an approved champion v1: ${short(shown.version, 600)}`);
+      if (!shown.audit.some((entry) => entry.action === 'approve' && entry.reason === 'reviewed the slices'))
+        throw new Error(`the audit log has no approval with its reason: ${short(shown.audit, 600)}`);
+
+      await runCommandContaining(wb, 'Focus on Models View');
+      const expected = `${MODEL} v1: champion, gate passed, approved`;
+      await waitUntil(async () => (await treeRows(wb.page, expected)).length > 0, {
+        timeout: SLOW,
+        interval: 500,
+        message: `the Models view to show "${expected}"`,
+      }).catch(async (error) => {
+        await ctx.shot('models view');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
+      const modelRow = await treeRows(wb.page, `${MODEL}`);
+      ctx.note(`Models view: ${short(modelRow, 600)}`);
+      await ctx.shot('models view shows the approved champion');
+    },
+  },
+];
