@@ -179,7 +179,7 @@ function columnWidth(column: TableColumn): number {
   if (column.key === 'id' || column.key === 'parent') return 84;
   if (column.key === 'name') return 170;
   if (column.key === 'start_time' || column.key === 'end_time') return 150;
-  return Math.max(84, Math.min(200, column.key.length * 7 + 28));
+  return Math.max(84, Math.min(220, column.key.length * 7.5 + 44));
 }
 
 // The table.
@@ -302,6 +302,7 @@ function renderRows(force = false): void {
       const value = values[columnIndex] ?? null;
       const cell = element('div', `cell ${column.kind}`, formatCell(column, value));
       cell.style.width = `${state.widths[at] ?? 100}px`;
+      cell.dataset['column'] = column.key;
       if (value !== null) cell.title = String(value);
       row.append(cell);
     });

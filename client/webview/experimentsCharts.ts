@@ -192,8 +192,9 @@ export function scatterChart(param: string, metric: string, points: ScatterPoint
       cy: chart.y(point.y).toFixed(1),
       r: selected ? 5 : 2.5,
       class: selected ? 'point selected' : 'point',
-      ...(selected ? { fill: SERIES_COLOURS[point.highlight % SERIES_COLOURS.length] ?? 'currentColor' } : {}),
     });
+    // A style, not a fill attribute: the stylesheet's fill of .point would win over an attribute.
+    if (selected) circle.style.fill = SERIES_COLOURS[point.highlight % SERIES_COLOURS.length] ?? 'currentColor';
     if (selected) {
       const title = svgElement('title', {});
       title.textContent = `${point.label}: ${point.x}, ${tickLabel(point.y)}`;
