@@ -4,7 +4,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EXPERIMENT_TABLE_TESTS } from './experiments.mjs';
-import { EXPERIMENT_TABLE_TESTS } from './experiments.mjs';
 import { short, waitUntil } from './lib/util.mjs';
 import { MODEL_TESTS } from './models.mjs';
 import { PIPELINE_TESTS } from './pipelines.mjs';
@@ -170,8 +169,6 @@ export const TESTS = [
   },
   // Runs, the Pipelines view and lineage (they need `cairn run`, `status` and `lineage`).
   ...PIPELINE_TESTS,
-  // The experiments table webview (it needs `cairn run` and `exp table|compare|history`).
-  ...EXPERIMENT_TABLE_TESTS,
   // Experiments and the model registry (they need `cairn run`, `exp` and `models`).
   ...MODEL_TESTS,
   // The experiments table webview (it needs `cairn run` and `exp table|compare|history`).
