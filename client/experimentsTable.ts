@@ -3,6 +3,8 @@
 // `exp compare` and `exp history`, and stars with `exp tag`/`exp untag`. The table refreshes itself,
 // throttled, when the store's write-ahead log changes. The webview speaks only experimentsContract.ts.
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { failureText, runCli } from './cliProcess';
 import { readConfig } from './config';
@@ -48,6 +50,8 @@ export class ExperimentsTable implements vscode.Disposable {
   private lastRefresh = 0;
   /** The store changed while the panel was hidden: refresh when it shows again. */
   private stale = false;
+  /** The store's signature when the table was last read (see storeSignature). */
+  private signature = '';
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
@@ -82,7 +86,7 @@ export class ExperimentsTable implements vscode.Disposable {
     panel.webview.html = this.html(panel.webview, media);
     panel.webview.onDidReceiveMessage((message: WebviewMessage) => this.receive(message));
     panel.onDidChangeViewState(() => {
-      if (panel.visible && this.stale) void this.load();
+      if (panel.visible && this.stale) void this.reloadIfWritten();
     });
     panel.onDidDispose(() => {
       this.panel = null;
@@ -91,13 +95,18 @@ export class ExperimentsTable implements vscode.Disposable {
     return panel;
   }
 
-  /** Refreshes on changes to `.cairn/cairn.db-wal`: every tracked write goes through it. */
+  /**
+   * Refreshes on changes to `.cairn/cairn.db-wal`: every tracked write goes through it. Every reader
+   * (this table's own `cairn exp table` included) creates and removes the log too, so a change counts
+   * only when the store's signature moved (see storeSignature).
+   */
   private watch(folder: vscode.WorkspaceFolder): void {
     this.watcher?.dispose();
     this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, '.cairn/cairn.db-wal'));
     const changed = (): void => this.storeChanged();
     this.watcher.onDidChange(changed);
     this.watcher.onDidCreate(changed);
+    void storeSignature(folder.uri.fsPath).then((signature) => (this.signature = signature));
   }
 
   /** Throttles store-change refreshes: one now if the last was long enough ago, else one at the end. */
@@ -111,8 +120,17 @@ export class ExperimentsTable implements vscode.Disposable {
     const wait = Math.max(0, this.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null;
-      void this.load();
+      void this.reloadIfWritten();
     }, wait);
+  }
+
+  private async reloadIfWritten(): Promise<void> {
+    const folder = this.folder;
+    if (!folder) return;
+    const signature = await storeSignature(folder.uri.fsPath);
+    if (signature === this.signature) return;
+    this.signature = signature;
+    await this.load();
   }
 
   private async load(): Promise<void> {
@@ -252,6 +270,19 @@ export class ExperimentsTable implements vscode.Disposable {
     const list = await cairnJson<{ runs: ListedRun[] }>(this.extensionUri, folder, ['exp', 'list', '--limit', '500']);
     return list.runs;
   }
+}
+
+/** The size and time of the store and of a write-ahead log that holds frames: a write moves it, a read does not. */
+async function storeSignature(root: string): Promise<string> {
+  const parts = await Promise.all(
+    ['cairn.db', 'cairn.db-wal'].map((name) =>
+      fs.promises.stat(path.join(root, '.cairn', name)).then(
+        (stat) => (stat.size > 0 ? `${stat.size}@${stat.mtimeMs}` : '-'),
+        () => '-',
+      ),
+    ),
+  );
+  return parts.join(' ');
 }
 
 /** The CLI arguments of a table query. */
