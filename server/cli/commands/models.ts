@@ -4,6 +4,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatGateReport } from '../../engine/gates/evaluate';
+import { reproduceVersion } from '../../engine/registry/reproduce';
+import type { Reproduction } from '../../engine/registry/reproduce';
+import { PipelineError } from '../../engine/runner';
+import type { RunEvent } from '../../engine/runner';
 import { registerWithGate } from '../../engine/registry/register';
 import { Registry, RegistryError } from '../../engine/registry/registry';
 import type { AuditEntry, ModelVersion } from '../../engine/registry/registry';
@@ -30,6 +34,9 @@ export const modelsCommand: Command = {
     'models approve NAME VERSION [--reason TEXT]',
     '                                Approve a version (deployments may require it).',
     'models audit NAME [--json]      Every change to a model: when, who, what, from, to, why.',
+    'models reproduce NAME@ALIAS|NAME:VERSION [--json]',
+    '                                Re-run the pipeline that made a version (recorded params, forced, in a',
+    '                                working copy) and compare artifact hash, metrics and data; exit 1 on a mismatch.',
   ],
   run(context) {
     const action = context.args.shift();
@@ -51,11 +58,13 @@ export const modelsCommand: Command = {
           return approveCommand(context);
         case 'audit':
           return auditCommand(context);
+        case 'reproduce':
+          return reproduceCommand(context);
         default:
           throw new UsageError(
             action
-              ? `Unknown models command '${action}'. Use list, show, register, alias, unalias, tag, approve or audit.`
-              : 'models needs a command: list, show, register, alias, unalias, tag, approve or audit.',
+              ? `Unknown models command '${action}'. Use list, show, register, alias, unalias, tag, approve, audit or reproduce.`
+              : 'models needs a command: list, show, register, alias, unalias, tag, approve, audit or reproduce.',
           );
       }
     } catch (error) {
@@ -321,6 +330,71 @@ function auditCommand({ root, json, args }: CommandContext): number {
   if (json) process.stdout.write(`${JSON.stringify({ model: name, audit: entries }, null, 2)}\n`);
   else process.stdout.write(auditLines(entries));
   return 0;
+}
+
+async function reproduceCommand({ root, json, args }: CommandContext): Promise<number> {
+  rejectUnknownOptions(args);
+  const reference = requireArgument(args, 'the version to reproduce: NAME@ALIAS or NAME:VERSION');
+  if (args.length > 0) throw new UsageError(`Unexpected argument '${args[0] ?? ''}'.`);
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const store = Store.open(root);
+  let reproduction: Reproduction;
+  try {
+    if (!json) process.stderr.write(`Reproducing ${reference} in a working copy, every stage forced...\n`);
+    reproduction = await reproduceVersion(store, root, reference, {
+      signal: controller.signal,
+      ...(json ? {} : { onEvent: printProgress }),
+    });
+  } catch (error) {
+    if (error instanceof RegistryError || error instanceof OnnxError) {
+      process.stderr.write(`cairn: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof PipelineError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    store.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(reproduction, null, 2)}\n`);
+    return reproduction.reproduced ? 0 : 1;
+  }
+  process.stdout.write(describeReproduction(reproduction));
+  return reproduction.reproduced ? 0 : 1;
+}
+
+function printProgress(event: RunEvent): void {
+  if (event.event === 'stage-end')
+    process.stderr.write(`  ${event.stage}: ${event.status} (${(event.durationMs / 1000).toFixed(1)} s)\n`);
+}
+
+function describeReproduction(reproduction: Reproduction): string {
+  const label = `${reproduction.model} v${reproduction.version}`;
+  const rows = reproduction.items.map((item) => [
+    item.kind === 'code' ? (item.match ? 'same' : 'differs') : item.match ? 'match' : 'MISMATCH',
+    item.kind,
+    item.name,
+    item.recorded === null ? '-' : String(item.recorded),
+    item.reproduced === null ? '-' : String(item.reproduced),
+  ]);
+  let text = `${label}: pipeline ${reproduction.pipeline}, recorded by run ${reproduction.sourceRunId.slice(0, 12)}, reproduced by run ${reproduction.runId?.slice(0, 12) ?? '(not tracked)'}\n`;
+  text += renderTable([['', 'ITEM', 'NAME', 'RECORDED', 'REPRODUCED'], ...rows], '  ');
+  const differing = reproduction.items.filter((item) => !item.match);
+  const data = differing.filter((item) => item.kind === 'dataset').map((item) => item.name);
+  if (reproduction.status !== 'succeeded')
+    text += `${label} was not reproduced: the pipeline run ${reproduction.status}.\n`;
+  else if (reproduction.reproduced)
+    text += `${label} reproduces: the artifact and every recorded metric match${data.length > 0 ? `, though the data differ (${data.join(', ')})` : ''}.\n`;
+  else {
+    const judged = differing.filter((item) => item.kind === 'artifact' || item.kind === 'metric');
+    text += `${label} does not reproduce: ${judged.map((item) => `${item.kind} ${item.name}`).join(', ')} differ${data.length > 0 ? `; the data differ too (${data.join(', ')})` : ''}.\n`;
+  }
+  return text;
 }
 
 function auditLines(entries: AuditEntry[]): string {
