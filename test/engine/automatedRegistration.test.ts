@@ -152,6 +152,23 @@ describe('automated registration at the end of a run', function () {
     inStore(root, (store) => assert.deepEqual(gateReportsOfRun(store, again), []));
   });
 
+  it('judges the artifact again when the evaluation runs after it, so a partial run does not hide it', async () => {
+    const root = churnWorkspace();
+    const partial = await runPipeline({ root, targets: ['train'] });
+    assert.equal(partial.status, 'succeeded');
+    inStore(root, (store) => {
+      assert.equal(new Registry(store, root).hasModel('churn'), false);
+      const [report] = gateReportsOfRun(store, partial.trackedRunId ?? '');
+      assert.match(report?.report.summary ?? '', /auc >= 0\.75/);
+    });
+    // train is up to date; evaluate runs and writes the metrics, and the same artifact passes.
+    const full = await run(root);
+    inStore(root, (store) => {
+      assert.equal(new Registry(store, root).resolve('churn').runId, full);
+      assert.equal(gateReportsOfRun(store, full)[0]?.passed, true);
+    });
+  });
+
   it('blocks a biased model caught by the slice check, though its AUC is higher', async () => {
     const root = churnWorkspace();
     await run(root);

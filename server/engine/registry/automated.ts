@@ -52,7 +52,8 @@ export interface RunModelsInput {
 
 /**
  * Judges and registers every declared model whose artifact this run produced: its stage ran, or it
- * was part of the run and its artifact's bytes were never judged before.
+ * was part of the run and either a metrics-writing stage of its pipeline ran or its artifact's bytes
+ * were never judged before.
  */
 export function registerRunModels(input: RunModelsInput): { registrations: ModelRegistration[]; warnings: string[] } {
   const { root, store } = input;
@@ -76,7 +77,12 @@ export function registerRunModels(input: RunModelsInput): { registrations: Model
       });
       continue;
     }
-    if (!producer.ran && (wasJudged(store, model.name, md5) || isRegistered(store, model.name, md5))) continue;
+    // An artifact is judged again when it or the pipeline's metrics were remade in this run.
+    const metricsRan = input.stages.some(
+      ({ stage, ran }) => ran && stage.pipelineFile === model.file && stage.outs.some((out) => out.kind === 'metrics'),
+    );
+    if (!producer.ran && !metricsRan && (wasJudged(store, model.name, md5) || isRegistered(store, model.name, md5)))
+      continue;
     registrations.push(registerOne(input, model, md5));
   }
   return { registrations, warnings };
