@@ -52,6 +52,8 @@ export type RegisterOutcome =
 export const STARRED_TAG = 'cairn.starred';
 /** The tag a sweep puts on its parent run naming the metric it optimizes. */
 export const OBJECTIVE_TAG = 'cairn.objective';
+/** The tag a sweep puts on each trial: complete, pruned, failed or interrupted. */
+export const TRIAL_STATE_TAG = 'cairn.trial_state';
 /** How many runs an experiment shows before its "more…" hint. */
 export const RUN_CAP = 200;
 
@@ -101,15 +103,24 @@ export function objectiveOf(rows: readonly RunRow[]): string | null {
   return words[0] ?? null;
 }
 
-/** The metric shown beside a run: the objective when the run has it, else its first metric by name. */
+/**
+ * The metric shown beside a run: the objective when one is known (null when the run lacks it, as a
+ * pruned trial may: another metric there would read as its score), else its first metric by name.
+ */
 export function keyMetric(run: RunRow, objective: string | null): { key: string; value: number } | null {
   if (objective !== null) {
     const value = run.metrics[objective];
-    if (value !== undefined) return { key: objective, value };
+    return value === undefined ? null : { key: objective, value };
   }
   const key = Object.keys(run.metrics).sort()[0];
   const value = key === undefined ? undefined : run.metrics[key];
   return key === undefined || value === undefined ? null : { key, value };
+}
+
+/** How a sweep's trial ended when it did not complete ('pruned', 'failed', 'interrupted'), else null. */
+export function trialOutcome(run: RunRow): string | null {
+  const state = run.tags[TRIAL_STATE_TAG];
+  return state === undefined || state === 'complete' ? null : state;
 }
 
 /** A metric value short enough for a tree row: five significant digits. */
@@ -137,6 +148,48 @@ export function formatDuration(milliseconds: number | null): string {
 /** The `exp list` filter for a sweep's trials (quotes doubled, as the filter grammar wants). */
 export function trialsFilter(parentId: string): string {
   return `parent = '${parentId.replace(/'/g, "''")}'`;
+}
+
+/**
+ * A sweep's trials as a Markdown table: the complete ones best first by the objective, then the
+ * others in the order they ran; one column per param.
+ */
+export function trialsMarkdown(
+  title: string,
+  sweepRunId: string,
+  trials: readonly RunRow[],
+  objective: string | null,
+  direction: 'maximize' | 'minimize',
+): string {
+  const scored = (run: RunRow): number | undefined => (objective === null ? undefined : run.metrics[objective]);
+  const sign = direction === 'minimize' ? 1 : -1;
+  const complete = trials
+    .filter((run) => trialOutcome(run) === null && scored(run) !== undefined)
+    .sort((a, b) => sign * ((scored(a) ?? 0) - (scored(b) ?? 0)));
+  const rest = [...trials].filter((run) => !complete.includes(run)).sort((a, b) => a.start_time - b.start_time);
+  const paramKeys = [...new Set(trials.flatMap((run) => Object.keys(run.params)))].sort();
+  const rows = [...complete, ...rest].map((run) => {
+    const value = scored(run);
+    return [
+      run.name,
+      trialOutcome(run) ?? run.status,
+      value === undefined ? '-' : formatNumber(value),
+      ...paramKeys.map((key) => {
+        const param = run.params[key];
+        if (param === undefined) return '-';
+        const number = Number(param);
+        return param.trim() !== '' && Number.isFinite(number) ? formatNumber(number) : param;
+      }),
+    ];
+  });
+  return [
+    `# ${title}`,
+    '',
+    `Sweep run \`${sweepRunId}\`, ${trials.length} trial${trials.length === 1 ? '' : 's'}${objective ? `, by ${objective} (${direction})` : ''}.`,
+    '',
+    ...table(['Trial', 'State', objective ?? 'Objective', ...paramKeys], rows),
+    '',
+  ].join('\n');
 }
 
 /** Text with Markdown's special characters escaped. */
@@ -355,6 +408,8 @@ export interface SweepProgress {
   finished: number;
   pruned: number;
   failed: number;
+  /** The metric the sweep optimizes (from `sweep-start`), or null. */
+  objective: string | null;
   /** The objective's direction: from `sweep-start`, else from the experiment file. */
   direction: 'maximize' | 'minimize';
   best: { number: number; runId: string | null; value: number } | null;
@@ -371,6 +426,7 @@ export function emptySweepProgress(direction: 'maximize' | 'minimize' = 'maximiz
     finished: 0,
     pruned: 0,
     failed: 0,
+    objective: null,
     direction,
     best: null,
     warnings: [],
@@ -389,6 +445,7 @@ export function nextSweepProgress(progress: SweepProgress, event: SweepEvent): S
         total: event.trials,
         started: event.finished,
         finished: event.finished,
+        objective: event.objective?.metric ?? null,
         direction: event.objective?.direction ?? progress.direction,
       };
     case 'trial-start':

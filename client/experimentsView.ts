@@ -14,6 +14,7 @@ import {
   OBJECTIVE_TAG,
   orderedTrials,
   RUN_CAP,
+  trialOutcome,
   trialsFilter,
   visibleRuns,
 } from './experimentsModel';
@@ -193,11 +194,13 @@ function runItem(node: RunNode): vscode.TreeItem {
   item.iconPath = starred ? STARRED_ICON : statusIcon;
   const metric = keyMetric(run, node.objective);
   const metricText = metric ? `${metric.key} ${formatNumber(metric.value)}` : '';
-  // A starred run's icon is the star, so its status goes into the description.
-  item.description = [starred ? run.status : '', metricText].filter(Boolean).join(' · ');
+  // A starred run's icon is the star, so its status goes into the description; so does how a
+  // trial ended when it did not complete (pruned shows as cancelled otherwise).
+  const outcome = trialOutcome(run);
+  item.description = [outcome ?? (starred ? run.status : ''), metricText].filter(Boolean).join(' · ');
   item.tooltip = runTooltip(run, starred);
   item.accessibilityInformation = {
-    label: `${run.name}: ${run.status}${starred ? ', starred' : ''}${metricText ? `, ${metricText}` : ''}`,
+    label: `${run.name}: ${run.status}${outcome ? ` (${outcome})` : ''}${starred ? ', starred' : ''}${metricText ? `, ${metricText}` : ''}`,
   };
   item.contextValue = `cairn.run${starred ? '.starred' : ''}${node.sweep ? '.sweep' : ''}`;
   item.command = { command: 'cairn.openRun', title: 'Open Run', arguments: [node] };

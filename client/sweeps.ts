@@ -9,14 +9,12 @@ import { readConfig } from './config';
 import {
   emptySweepProgress,
   formatNumber,
-  keyMetric,
   nextSweepProgress,
   objectiveDirection,
-  objectiveOf,
-  orderedTrials,
   parseSweepEvent,
   sweepProgressMessage,
   trialsFilter,
+  trialsMarkdown,
 } from './experimentsModel';
 import type { RunList, SweepProgress } from './experimentsModel';
 import type { ReadOnlyDocuments } from './experimentCommands';
@@ -181,25 +179,9 @@ export class Sweeps implements vscode.Disposable {
         '--limit',
         '1000',
       ]);
-      const objective = objectiveOf(runs);
-      const trials = orderedTrials(runs);
-      const paramKeys = [...new Set(trials.flatMap((run) => Object.keys(run.params)))].sort();
-      const lines = [
-        `# Sweep ${progress.experiment ?? ''}`,
-        '',
-        `Sweep run \`${sweepRunId}\`, ${trials.length} trials${progress.best ? `, best trial ${progress.best.number}` : ''}.`,
-        '',
-        `| Run | Status | ${objective ?? 'Metric'} | ${paramKeys.join(' | ')} |`,
-        `| --- | --- | --- |${paramKeys.map(() => ' --- |').join('')}`,
-        ...trials.map((run) => {
-          const metric = keyMetric(run, objective);
-          return `| ${run.name} | ${run.status} | ${metric ? formatNumber(metric.value) : '-'} | ${paramKeys
-            .map((key) => run.params[key] ?? '-')
-            .join(' | ')} |`;
-        }),
-        '',
-      ];
-      await this.documents.show(`sweep/${progress.experiment ?? sweepRunId}.md`, lines.join('\n'));
+      const name = progress.experiment ?? sweepRunId;
+      const text = trialsMarkdown(`Sweep ${name}`, sweepRunId, runs, progress.objective, progress.direction);
+      await this.documents.show(`sweep/${name}.md`, text);
     } catch (error) {
       void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
     }

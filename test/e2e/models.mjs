@@ -3,7 +3,8 @@
 // a run's ONNX artifact, given an alias and approved from the command palette, all of which the
 // Models view then shows. The runs are seeded with the CLI: a small pipeline whose stage copies a
 // prepared ONNX model and its evaluation metrics (the Iris pipeline's own train stage needs
-// Python's onnx package, which this machine may not have).
+// Python's onnx package, which this machine may not have). The sweep case runs the weather
+// example's experiment, which the runner copies into the workspace's weather/ folder.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -143,11 +144,12 @@ async function answer(wb, prompt, text) {
   await wb.keyboard.press('Enter');
 }
 
-/** The text of the notification toasts on screen. */
+/** The text of the notification toasts on screen (as rendered: no style sheets). */
 async function toasts(page) {
-  return (await page.locator('.notifications-toasts .notification-toast').allTextContents()).map((text) =>
-    text.replace(/\s+/g, ' '),
+  const texts = await page.$$eval('.notifications-toasts .notification-toast', (nodes) =>
+    nodes.map((node) => node.innerText),
   );
+  return texts.map((text) => text.replace(/\s+/g, ' ').trim());
 }
 
 async function waitForToast(wb, ctx, pattern, what) {
@@ -351,6 +353,112 @@ export const MODEL_TESTS = [
       const modelRow = await treeRows(wb.page, `${MODEL}`);
       ctx.note(`Models view: ${short(modelRow, 600)}`);
       await ctx.shot('models view shows the approved champion');
+    },
+  },
+  {
+    name: 'models: run a sweep from the palette',
+    async run(wb, ctx) {
+      // The weather example (Node.js stages) sweeps 12 TPE trials, two at a time, in seconds, and
+      // registers its best model as rain-tomorrow@challenger when the gate passes.
+      const file = 'weather/rain.experiment.yaml';
+      await clearToasts(wb);
+      await wb.runCommand('Cairn: Run Experiment');
+      await pick(wb, (row) => row.label === file, file);
+      const progress = await waitUntil(
+        async () => (await toasts(wb.page)).find((text) => /trial \d+\/12 · best \d/.test(text)) ?? null,
+        { timeout: SLOW, interval: 100, message: 'a progress notification with "trial i/12 · best …"' },
+      ).catch(async (error) => {
+        await ctx.shot('no sweep progress');
+        throw new Error(`${error.message}; toasts: ${short(await toasts(wb.page), 800)}`);
+      });
+      ctx.note(`progress: ${short(progress)}`);
+      await ctx.shot('sweep progress');
+      const ended = await waitForToast(
+        wb,
+        ctx,
+        new RegExp(`sweep ${file} ended, best trial \\d+: 0\\.\\d+ .*Registered rain-tomorrow v1 as @challenger`),
+        'the end of the sweep',
+      );
+      ctx.note(`end: ${short(ended, 400)}`);
+      await ctx.shot('sweep ended');
+      const { runs } = cairn(ctx.workspace, ['exp', 'list', '--experiment', 'rain-sweep', '--limit', '100']);
+      const sweepRun = runs.find((run) => run.parent === null);
+      const trials = runs.filter((run) => run.parent === sweepRun?.id);
+      if (!sweepRun || trials.length !== 12)
+        throw new Error(`the store does not hold the sweep and its 12 trials: ${short(runs.map((run) => run.name))}`);
+
+      await wb.page
+        .locator('.notifications-toasts .notification-toast')
+        .filter({ hasText: 'ended, best trial' })
+        .getByRole('button', { name: 'Open table' })
+        .click();
+      await waitUntil(
+        async () => {
+          const text = (await wb.editorLines()).join('\n');
+          return text.includes('# Sweep rain-sweep') && text.includes('| trial-0 |') ? text : null;
+        },
+        { timeout: SLOW, message: 'the table of the sweep trials' },
+      ).catch(async (error) => {
+        await ctx.shot('no sweep table');
+        throw new Error(`${error.message}; editor: ${short((await wb.editorLines()).join(' / '), 600)}`);
+      });
+      await ctx.shot('sweep table');
+
+      // The sweep in the Experiments view: its run, expandable to its trials, with the objective.
+      await runCommandContaining(wb, 'Focus on Experiments View');
+      const experimentLabel = `Experiment rain-sweep: ${runs.length} runs`;
+      await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
+        timeout: SLOW,
+        interval: 500,
+        message: `the Experiments view to show "${experimentLabel}"`,
+      });
+      await treeRow(wb.page, experimentLabel).click();
+      const sweepLabel = await waitUntil(async () => (await treeRows(wb.page, `${sweepRun.name}: `))[0], {
+        timeout: SLOW,
+        interval: 500,
+        message: `the sweep's run ${sweepRun.name}`,
+      });
+      if (!/: succeeded, auc 0\.\d+/.test(sweepLabel))
+        throw new Error(`the sweep's run does not show its objective: ${sweepLabel}`);
+      // A click on the row opens the run; its twistie expands it.
+      await treeRow(wb.page, sweepLabel).locator('.monaco-tl-twistie').click();
+      // The tree draws only the rows in sight: the trials it holds are counted by the rows' set size.
+      const trialRows = await waitUntil(
+        async () => {
+          const rows = await treeRows(wb.page, 'trial-');
+          const size = await wb.page
+            .locator('.monaco-list-row[aria-label^="trial-"]')
+            .first()
+            .getAttribute('aria-setsize', { timeout: 1000 });
+          return rows.length > 0 && size === '12' ? rows : null;
+        },
+        { timeout: SLOW, interval: 500, message: "the sweep's 12 trials under its run" },
+      ).catch(async (error) => {
+        await ctx.shot('no trials');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
+      // Each complete trial in sight shows its objective, as the CLI recorded it (five significant digits).
+      for (const label of trialRows) {
+        const trial = trials.find((run) => label.startsWith(`${run.name}: `));
+        if (!trial) throw new Error(`the row ${label} is no trial of the sweep`);
+        if (trial.tags['cairn.trial_state'] !== 'complete') continue;
+        const shown = `auc ${Number(trial.metrics.auc.toPrecision(5))}`;
+        if (!label.includes(shown)) throw new Error(`${trial.name} does not show "${shown}": ${label}`);
+      }
+      ctx.note(`trials: ${short(trialRows.slice(0, 3), 400)}`);
+      await ctx.shot('sweep trials in the Experiments view');
+
+      await runCommandContaining(wb, 'Focus on Models View');
+      const expected = 'rain-tomorrow v1: challenger, gate passed, not approved';
+      await waitUntil(async () => (await treeRows(wb.page, expected)).length > 0, {
+        timeout: SLOW,
+        interval: 500,
+        message: `the Models view to show "${expected}"`,
+      }).catch(async (error) => {
+        await ctx.shot('models view');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
+      await ctx.shot('registered sweep model in the Models view');
     },
   },
 ];

@@ -13,7 +13,9 @@ import {
   parseSweepEvent,
   runMarkdown,
   sweepProgressMessage,
+  trialOutcome,
   trialsFilter,
+  trialsMarkdown,
   versionMarkdown,
   visibleRuns,
 } from '../../client/experimentsModel';
@@ -85,8 +87,42 @@ describe('experiments model', () => {
     assert.equal(objectiveOf([run('x', 1)]), null);
     const scored = run('s', 1, { metrics: { zeta: 3, score: 0.93, beta: 1.5 } });
     assert.deepEqual(keyMetric(scored, 'score'), { key: 'score', value: 0.93 });
-    assert.deepEqual(keyMetric(scored, 'missing'), { key: 'beta', value: 1.5 });
+    // A run without the objective (a pruned trial) shows no other metric in its place.
+    assert.equal(keyMetric(scored, 'missing'), null);
+    assert.deepEqual(keyMetric(scored, null), { key: 'beta', value: 1.5 });
     assert.equal(keyMetric(run('none', 1), null), null);
+  });
+
+  it("tables a sweep's trials, complete ones best first, the others as they ran", () => {
+    const trial = (number: number, state: string, auc: number | undefined, lr: string): RunRow =>
+      run(`t${number}`, number, {
+        name: `trial-${number}`,
+        parent: 'sweep',
+        status: state === 'complete' ? 'succeeded' : 'cancelled',
+        params: { 'train.lr': lr, 'train.kind': 'sgd' },
+        metrics: auc === undefined ? { loss: 0.4 } : { auc, loss: 0.3 },
+        tags: { 'cairn.trial_state': state },
+      });
+    const trials = [
+      trial(0, 'complete', 0.8, '0.1'),
+      trial(1, 'pruned', undefined, '0.0123456789'),
+      trial(2, 'complete', 0.9, '0.2'),
+      trial(3, 'failed', undefined, '0.3'),
+    ];
+    assert.equal(trialOutcome(trials[1] as RunRow), 'pruned');
+    assert.equal(trialOutcome(trials[0] as RunRow), null);
+    const lines = trialsMarkdown('Sweep s', 'sweep', trials, 'auc', 'maximize').split('\n');
+    assert.deepEqual(lines.slice(0, 3), ['# Sweep s', '', 'Sweep run `sweep`, 4 trials, by auc (maximize).']);
+    assert.deepEqual(lines.slice(4, 10), [
+      '| Trial | State | auc | train.kind | train.lr |',
+      '| --- | --- | --- | --- | --- |',
+      '| trial-2 | succeeded | 0.9 | sgd | 0.2 |',
+      '| trial-0 | succeeded | 0.8 | sgd | 0.1 |',
+      '| trial-1 | pruned | - | sgd | 0.012346 |',
+      '| trial-3 | failed | - | sgd | 0.3 |',
+    ]);
+    const minimized = trialsMarkdown('Sweep s', 'sweep', trials, 'auc', 'minimize').split('\n');
+    assert.equal(minimized[6], '| trial-0 | succeeded | 0.8 | sgd | 0.1 |');
   });
 
   it("quotes a sweep's id in the trials filter", () => {
