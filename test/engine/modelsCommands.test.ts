@@ -2,6 +2,7 @@
 // its audit entry (who, from, to, why), --json, and a clear error for what does not exist.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
@@ -100,5 +101,15 @@ describe('cairn models unalias and tag (the built CLI)', function () {
     result = cairn(root, 'models', 'tag', 'churn', '1', 'novalue');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /A tag is KEY=VALUE, got 'novalue'/);
+  });
+
+  it('writes the registry snapshot the editor reads, also for a registry that had none', () => {
+    const root = registeredWorkspace();
+    const snapshot = path.join(root, '.cairn/models.json');
+    const expected = { models: [{ name: 'churn', versions: [1, 2], aliases: { champion: 2 } }] };
+    assert.deepEqual(JSON.parse(fs.readFileSync(snapshot, 'utf8')), expected);
+    fs.rmSync(snapshot);
+    assert.equal(cairn(root, 'models', 'list').status, 0);
+    assert.deepEqual(JSON.parse(fs.readFileSync(snapshot, 'utf8')), expected);
   });
 });

@@ -9,7 +9,7 @@ import type { Reproduction } from '../../engine/registry/reproduce';
 import { PipelineError } from '../../engine/runner';
 import type { RunEvent } from '../../engine/runner';
 import { registerWithGate } from '../../engine/registry/register';
-import { Registry, RegistryError } from '../../engine/registry/registry';
+import { Registry, RegistryError, snapshotPath } from '../../engine/registry/registry';
 import type { AuditEntry, ModelVersion } from '../../engine/registry/registry';
 import { describeTensor, OnnxError } from '../../engine/registry/signature';
 import { readModels } from '../../engine/registry/spec';
@@ -79,7 +79,10 @@ export const modelsCommand: Command = {
 function withRegistry<T>(root: string, work: (registry: Registry) => T): T {
   const store = Store.open(root);
   try {
-    return work(new Registry(store, root));
+    const registry = new Registry(store, root);
+    // A registry last changed before snapshots existed gets one, so the editor sees its models.
+    if (!fs.existsSync(snapshotPath(root))) registry.writeSnapshot();
+    return work(registry);
   } finally {
     store.close();
   }
