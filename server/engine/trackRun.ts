@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readDatasets } from './data/spec';
+import { Workspace } from '../spec/workspace';
+import { datasetsOfFile } from './data/spec';
+import type { DatasetSpec } from './data/spec';
 import { findEntry, lockPathOf } from './decide';
 import type { StageLock } from './lockfile';
 import { readMetricsFile, registerRunModels } from './registry/automated';
@@ -136,11 +138,15 @@ export function datasetInputs(store: Store, root: string, stages: TrackedStage[]
     inputs.set(`${input.name}\u0000${input.version}`, input);
   };
   const deps = stages.flatMap(({ stage, lock }) => stage.deps.map((dep) => ({ stage, lock, dep })));
-  let declared: ReturnType<typeof readDatasets>['datasets'] = [];
-  try {
-    declared = readDatasets(root).datasets;
-  } catch {
-    // A datasets section that cannot be read records no inputs; the run's validation reports it.
+  // Most pipeline files declare no datasets; their text is checked for the section before parsing.
+  const declared: DatasetSpec[] = [];
+  for (const file of new Workspace(root).specs('pipeline')) {
+    try {
+      const text = fs.readFileSync(file, 'utf8');
+      if (/^datasets\s*:/m.test(text)) declared.push(...datasetsOfFile(root, file, text).datasets);
+    } catch {
+      // A pipeline file that cannot be read records no inputs; the run's validation reports it.
+    }
   }
   for (const dataset of declared) {
     if (!dataset.source) continue;

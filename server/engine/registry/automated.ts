@@ -15,8 +15,8 @@ import type { Store } from '../store';
 import { Tracker } from '../tracking/tracker';
 import type { DatasetInput } from '../tracking/tracker';
 import { registerDeclaredModel } from './register';
-import { readModels } from './spec';
-import type { ModelSpec } from './spec';
+import { modelsOfFile } from './spec';
+import type { ModelSpec, ModelSpecProblem } from './spec';
 
 /** What became of one declared model at the end of a run. */
 export interface ModelRegistration {
@@ -57,7 +57,17 @@ export interface RunModelsInput {
  */
 export function registerRunModels(input: RunModelsInput): { registrations: ModelRegistration[]; warnings: string[] } {
   const { root, store } = input;
-  const { models, problems } = readModels(root);
+  // Only the run's pipeline files can declare a model it produced; most declare none, so their
+  // text is checked for the section before it is parsed.
+  const models: ModelSpec[] = [];
+  const problems: ModelSpecProblem[] = [];
+  for (const file of new Set(input.stages.map(({ stage }) => stage.pipelineFile))) {
+    const text = fs.readFileSync(file, 'utf8');
+    if (!/^models\s*:/m.test(text)) continue;
+    const found = modelsOfFile(file, text);
+    models.push(...found.models);
+    problems.push(...found.problems);
+  }
   const warnings = problems.map((problem) => `${relativePath(root, problem.file)}:${problem.line}: ${problem.message}`);
   const registrations: ModelRegistration[] = [];
   for (const model of models) {
