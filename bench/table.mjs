@@ -1,11 +1,14 @@
-/* global window, document, requestAnimationFrame -- page functions run in Chromium */
+/* global window, document, requestAnimationFrame, Event -- page functions run in Chromium */
 // Experiments table benchmark, printing JSON figures to stdout:
 //   1. a store with 10,000 runs × 50 columns (25 params, 25 metrics) in a temp workspace, written with
 //      the Tracker;
 //   2. `cairn exp table --json` over it in a cold process (the built CLI, node startup included),
-//      median of 5, and the payload size; target < 500 ms;
+//      median of 5, and the payload size; target < 500 ms; beside it, the same table built in this
+//      process and a bare node startup, to tell the query's share from the process's, and the load
+//      average (other work on the machine slows every figure);
 //   3. first paint of the built webview bundle (media/experiments.js) in real Chromium: the page gets
-//      the payload and we time the first rendered row, median of 5; target < 500 ms.
+//      the payload and we time the first rendered row, median of 5; target < 500 ms; then the time
+//      of 40 scroll jumps through the table (rows are rebuilt on each) and how many rows are in the DOM.
 //
 // Usage: npm run bench:table   (node --import tsx bench/table.mjs [--runs 10000] [--keep])
 import { spawnSync } from 'node:child_process';
@@ -15,6 +18,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../server/engine/store.ts';
+import { runTableJson } from '../server/engine/tracking/table.ts';
 import { Tracker } from '../server/engine/tracking/tracker.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -92,6 +96,33 @@ function timeTable(root) {
   return { times, payload };
 }
 
+/** The same table in this process (no startup): what the query and the JSON text cost alone. */
+function timeInProcess(root) {
+  const store = Store.open(root);
+  const times = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const started = performance.now();
+      runTableJson(store.db, { experiment: 'bench', limit: 20_000 });
+      times.push(performance.now() - started);
+    }
+  } finally {
+    store.close();
+  }
+  return times;
+}
+
+/** A bare `node -e 0`: the part of the CLI's time no command can save. */
+function timeNodeStartup() {
+  const times = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const started = performance.now();
+    spawnSync(process.execPath, ['-e', '0']);
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
 /** A page like the webview's, minus VS Code: the bundle, its styles, and the payload pushed in as setData. */
 function pageHtml() {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><style>${fs.readFileSync(STYLES, 'utf8')}</style></head>
@@ -109,6 +140,7 @@ async function firstPaint(payload) {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const times = [];
+  let scroll;
   try {
     const html = pageHtml();
     for (let round = 0; round < ROUNDS; round++) {
@@ -135,6 +167,7 @@ async function firstPaint(payload) {
             check();
           }),
       );
+      if (round === 0) scroll = await scrollFrames(page);
       const rendered = await page.evaluate(() => document.querySelectorAll('[data-row-index]').length);
       if (rendered === 0 || rendered > 200) throw new Error(`expected a virtualized table, found ${rendered} rows`);
       times.push(elapsed);
@@ -143,7 +176,33 @@ async function firstPaint(payload) {
   } finally {
     await browser.close();
   }
-  return times;
+  return { times, scroll };
+}
+
+/**
+ * Scrolls the grid down in 40 jumps of 4,000 px. Per jump: the work of the frame that redraws the
+ * rows (from the frame's start to the end of the table's own animation-frame callback, which runs
+ * before ours), and the time until the frame after it (layout and paint included).
+ */
+function scrollFrames(page) {
+  return page.evaluate(async () => {
+    const grid = document.querySelector('.grid');
+    const render = [];
+    const frames = [];
+    const nextFrame = () => new Promise((resolve) => requestAnimationFrame((time) => resolve(time)));
+    for (let jump = 0; jump < 40; jump++) {
+      await nextFrame();
+      const started = performance.now();
+      grid.scrollTop += 4000;
+      grid.dispatchEvent(new Event('scroll'));
+      const frameStart = await nextFrame();
+      render.push(performance.now() - Math.max(frameStart, started));
+      await nextFrame();
+      frames.push(performance.now() - started);
+    }
+    const rows = document.querySelectorAll('[data-row-index]').length;
+    return { render, frames, rowsInDom: rows };
+  });
 }
 
 async function main() {
@@ -162,13 +221,22 @@ async function main() {
       buildStoreMs: Math.round(buildMs),
       tableMedianMs: Math.round(median(times)),
       tableMs: times.map(Math.round),
+      inProcessMedianMs: Math.round(median(timeInProcess(root))),
+      nodeStartupMedianMs: Math.round(median(timeNodeStartup())),
+      loadAverage: os.loadavg().map((load) => Number(load.toFixed(2))),
+      cpus: os.cpus().length,
       payloadBytes: Buffer.byteLength(payload),
       targetMs: TARGET_MS,
     };
     if (fs.existsSync(BUNDLE) && fs.existsSync(CHROMIUM)) {
       const paints = await firstPaint(payload);
-      result.firstPaintMedianMs = Math.round(median(paints));
-      result.firstPaintMs = paints.map(Math.round);
+      result.firstPaintMedianMs = Math.round(median(paints.times));
+      result.firstPaintMs = paints.times.map(Math.round);
+      // A frame at 60 Hz lasts 16.7 ms: the redraw must fit well inside it.
+      result.scrollRenderMedianMs = Number(median(paints.scroll.render).toFixed(1));
+      result.scrollRenderMaxMs = Number(Math.max(...paints.scroll.render).toFixed(1));
+      result.scrollTwoFramesMedianMs = Math.round(median(paints.scroll.frames));
+      result.rowsInDom = paints.scroll.rowsInDom;
     } else {
       result.firstPaint = `skipped: needs ${BUNDLE} (npm run build) and ${CHROMIUM}`;
     }

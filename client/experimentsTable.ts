@@ -39,6 +39,7 @@ export class ExperimentsTable implements vscode.Disposable {
   private ready = false;
   private folder: vscode.WorkspaceFolder | null = null;
   private query: TableQuery = { experiment: null, filter: '', sort: '' };
+  private goodQuery: TableQuery = this.query;
   private experiments: string[] = [];
   /** The newest table message, for a webview that is not ready yet, and the pending comparison. */
   private last: HostMessage | null = null;
@@ -154,13 +155,17 @@ export class ExperimentsTable implements vscode.Disposable {
       this.experiments = experiments.experiments.map((experiment) => experiment.name);
       if (table.code === 2 && query.filter.trim() !== '' && /bad --filter/.test(table.stderr)) {
         // Keep the rows of the last good query; the webview shows the problem under the filter.
+        this.query = this.goodQuery;
         this.post({ type: 'filterError', query, problem: filterProblem(table.stderr) }, false);
         return;
       }
       if (table.code !== 0 || table.startError) throw new Error(failureText(table, 'exp table', readConfig().nodePath));
+      this.goodQuery = query;
       this.post({ type: 'setData', tableJson: table.stdout, query, experiments: this.experiments, limit: ROW_LIMIT });
     } catch (error) {
       if (generation !== this.generation) return;
+      // A refresh asks again with the last query that worked, not with the one that failed.
+      this.query = this.goodQuery;
       this.post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
     }
   }

@@ -241,7 +241,13 @@ function renderHeader(): void {
       cell.setAttribute('aria-sort', sort.descending ? 'descending' : 'ascending');
       cell.append(element('span', 'arrow', sort.descending ? '▼' : '▲'));
     }
+    cell.tabIndex = 0;
     cell.addEventListener('click', () => sortBy(name));
+    cell.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return;
+      event.preventDefault();
+      sortBy(name);
+    });
     header.append(cell);
   });
 }
@@ -253,62 +259,103 @@ function sortBy(name: string): void {
   post({ type: 'query', query: { ...state.query, sort: `${name} ${descending ? 'DESC' : 'ASC'}` } });
 }
 
-let drawnRange = '';
+/**
+ * The rows in the DOM by row index. Scrolling reuses the elements of rows that left the view for the
+ * rows that entered it, changing only their texts: far cheaper than building ~3,000 cells anew. A
+ * change of columns (force) starts over.
+ */
+const drawn = new Map<number, HTMLElement>();
+
+/** An empty row element with one cell per shown column. */
+function rowElement(table: RunTable): HTMLElement {
+  const row = element('div', 'row');
+  row.setAttribute('role', 'row');
+  const check = element('div', 'cell check');
+  const box = element('input');
+  box.type = 'checkbox';
+  check.append(box);
+  row.append(check, element('div', 'cell star'));
+  state.shown.forEach((columnIndex, at) => {
+    const column = table.columns[columnIndex];
+    const cell = element('div', `cell ${column?.kind ?? ''}`);
+    cell.style.width = `${state.widths[at] ?? 100}px`;
+    cell.dataset['column'] = column?.key ?? '';
+    row.append(cell);
+  });
+  return row;
+}
+
+/** Writes row `index` of the table into a row element. */
+function fillRow(row: HTMLElement, table: RunTable, index: number, idColumn: number, starColumn: number): void {
+  const values = table.rows[index] ?? [];
+  const runId = String(values[idColumn] ?? '');
+  const selected = state.selected.has(runId);
+  row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+  row.dataset['rowIndex'] = String(index);
+  row.dataset['run'] = runId;
+  row.classList.toggle('selected', selected);
+  const cells = row.children;
+  const box = cells[0]?.firstElementChild;
+  if (box instanceof HTMLInputElement) {
+    box.checked = selected;
+    box.dataset['run'] = runId;
+    box.setAttribute('aria-label', `Select run ${runId.slice(0, 8)}`);
+  }
+  const star = cells[1];
+  if (star instanceof HTMLElement) {
+    const starred = starColumn !== -1 && values[starColumn] === 'true';
+    star.classList.toggle('on', starred);
+    star.textContent = starred ? '★' : '☆';
+    star.title = starred ? 'Unstar' : 'Star';
+    star.dataset['run'] = runId;
+    star.dataset['starred'] = String(starred);
+  }
+  state.shown.forEach((columnIndex, at) => {
+    const cell = cells[at + 2];
+    const column = table.columns[columnIndex];
+    if (!(cell instanceof HTMLElement) || !column) return;
+    const value = values[columnIndex] ?? null;
+    cell.textContent = formatCell(column, value);
+    if (value === null) cell.removeAttribute('title');
+    else cell.title = String(value);
+  });
+}
 
 function renderRows(force = false): void {
   const table = state.table;
-  if (!table) {
+  if (force || !table) {
+    drawn.clear();
     body.replaceChildren();
+  }
+  if (!table) {
     body.style.height = '0px';
-    drawnRange = '';
     return;
   }
   body.style.height = `${table.rows.length * ROW_HEIGHT}px`;
   const top = Math.max(0, grid.scrollTop - header.offsetHeight);
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(table.rows.length, Math.ceil((top + grid.clientHeight) / ROW_HEIGHT) + OVERSCAN);
-  const range = `${first}:${last}`;
-  if (!force && range === drawnRange) return;
-  drawnRange = range;
+  const free: HTMLElement[] = [];
+  for (const [index, row] of drawn) {
+    if (index >= first && index < last) continue;
+    drawn.delete(index);
+    free.push(row);
+  }
   const idColumn = table.columns.findIndex((column) => column.key === 'id');
   const starColumn = table.columns.findIndex((column) => column.key === STARRED_TAG);
-  const fragment = document.createDocumentFragment();
+  const added = document.createDocumentFragment();
   for (let index = first; index < last; index++) {
-    const values = table.rows[index];
-    if (!values) continue;
-    const runId = String(values[idColumn] ?? '');
-    const row = element('div', 'row');
-    row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-    row.dataset['rowIndex'] = String(index);
-    row.dataset['run'] = runId;
-    row.setAttribute('role', 'row');
-    if (state.selected.has(runId)) row.classList.add('selected');
-    const check = element('div', 'cell check');
-    const box = element('input');
-    box.type = 'checkbox';
-    box.checked = state.selected.has(runId);
-    box.setAttribute('aria-label', `Select run ${runId.slice(0, 8)}`);
-    box.dataset['run'] = runId;
-    check.append(box);
-    const starred = starColumn !== -1 && values[starColumn] === 'true';
-    const star = element('div', `cell star${starred ? ' on' : ''}`, starred ? '★' : '☆');
-    star.title = starred ? 'Unstar' : 'Star';
-    star.dataset['run'] = runId;
-    star.dataset['starred'] = String(starred);
-    row.append(check, star);
-    state.shown.forEach((columnIndex, at) => {
-      const column = table.columns[columnIndex];
-      if (!column) return;
-      const value = values[columnIndex] ?? null;
-      const cell = element('div', `cell ${column.kind}`, formatCell(column, value));
-      cell.style.width = `${state.widths[at] ?? 100}px`;
-      cell.dataset['column'] = column.key;
-      if (value !== null) cell.title = String(value);
-      row.append(cell);
-    });
-    fragment.append(row);
+    if (drawn.has(index)) continue;
+    let row = free.pop();
+    if (!row) {
+      row = rowElement(table);
+      added.append(row);
+    }
+    fillRow(row, table, index, idColumn, starColumn);
+    drawn.set(index, row);
   }
-  body.replaceChildren(fragment);
+  for (const row of free) row.remove();
+  body.append(added);
 }
 
 // One listener for every row's checkbox and star, instead of one per cell.

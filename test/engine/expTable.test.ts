@@ -4,6 +4,8 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Store } from '../../server/engine/store';
+import { runTable } from '../../server/engine/tracking/table';
 import { Tracker } from '../../server/engine/tracking/tracker';
 import { makeWorkspace } from '../helpers/workspace';
 
@@ -261,5 +263,69 @@ describe('cairn exp table and history', () => {
       all.histories.map((history) => history.metric),
       ['auc', 'loss'],
     );
+  });
+});
+
+describe('runTable in the engine', () => {
+  let root: string;
+
+  before(() => {
+    root = makeWorkspace({});
+    const tracker = Tracker.open(root);
+    // Runs that log different keys, in different orders, some with odd characters.
+    const plans: Record<string, number>[] = [{ 'val loss': 0.5, acc: 0.7 }, { acc: 0.8, zeta: 1 }, { acc: 0.9 }, {}];
+    plans.forEach((metrics, index) => {
+      const run = tracker.startRun({ experiment: 'odd', name: `odd-${index}`, startTime: Date.UTC(2026, 0, 1, index) });
+      tracker.logParams(run, index % 2 === 0 ? { 'b"q': `quote"${index}`, a: index } : { a: index });
+      tracker.logMetrics(
+        run,
+        Object.entries(metrics).map(([key, value]) => ({ key, value, step: 1 })),
+      );
+    });
+    tracker.close();
+  });
+
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function open<T>(work: (db: Store['db']) => T): T {
+    const store = Store.open(root);
+    try {
+      return work(store.db);
+    } finally {
+      store.close();
+    }
+  }
+
+  it('puts every value under its own column whatever keys each run logged', () => {
+    const table = open((db) => runTable(db, { experiment: 'odd', sort: 'start_time ASC' }));
+    const keys = table.columns.map((column) => column.key);
+    assert.deepEqual(keys.slice(6), ['metrics.acc', 'metrics.val loss', 'metrics.zeta', 'params.a', 'params.b"q']);
+    const byName = Object.fromEntries(table.rows.map((row) => [row[1], row.slice(6)]));
+    assert.deepEqual(byName, {
+      'odd-0': [0.7, 0.5, null, '0', 'quote"0'],
+      'odd-1': [0.8, null, 1, '1', null],
+      'odd-2': [0.9, null, null, '2', 'quote"2'],
+      'odd-3': [null, null, null, '3', null],
+    });
+  });
+
+  it('keeps the columns of every matching run on a smaller page', () => {
+    const page = open((db) => runTable(db, { experiment: 'odd', sort: 'start_time ASC', limit: 1, offset: 3 }));
+    assert.equal(page.total, 4);
+    assert.deepEqual(
+      page.rows.map((row) => row[1]),
+      ['odd-3'],
+    );
+    assert.equal(page.columns.length, 11);
+    assert.deepEqual(page.rows[0]?.slice(6), [null, null, null, '3', null]);
+  });
+
+  it('has only the attribute columns when no run matches', () => {
+    const none = open((db) => runTable(db, { experiment: 'odd', filter: 'metrics.acc > 5' }));
+    assert.deepEqual(none, {
+      columns: ['id', 'name', 'status', 'start_time', 'duration', 'parent'].map((key) => ({ key, kind: 'attribute' })),
+      total: 0,
+      rows: [],
+    });
   });
 });
