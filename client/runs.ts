@@ -24,6 +24,14 @@ export type RunEvent =
     }
   | { event: 'stage-start'; stage: string; logPath?: string }
   | { event: 'output'; stage: string; stream: 'stdout' | 'stderr'; text: string }
+  | { event: 'warning'; message: string }
+  | {
+      event: 'model';
+      model: string;
+      status: 'registered' | 'existing' | 'refused' | 'failed';
+      version: number | null;
+      message: string;
+    }
   | {
       event: 'stage-end';
       stage: string;
@@ -307,6 +315,20 @@ export class Runs implements vscode.Disposable {
         this.changed.fire();
         break;
       }
+      case 'warning':
+        this.output.warn(event.message);
+        break;
+      case 'model':
+        // A model the pipeline declares was judged by its gate: registered, or refused with why.
+        if (event.status === 'registered' || event.status === 'existing') this.output.info(event.message);
+        else this.output.warn(event.message);
+        if (event.status !== 'existing') {
+          const show =
+            event.status === 'registered' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+          void show(event.message);
+        }
+        this.changed.fire();
+        break;
       case 'run-end':
         run.end = event;
         this.output.info(

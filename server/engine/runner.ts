@@ -16,6 +16,8 @@ import { lockPathFor, readLockCached, writeLockStage } from './lockfile';
 import type { LockEntry, LockFile, StageLock } from './lockfile';
 import { runCommand, isAlive } from './processes';
 import { acquireRunLock } from './runLock';
+import type { GateReport } from './gates/evaluate';
+import type { ModelRegistration } from './registry/automated';
 import { trackPipelineRun } from './trackRun';
 import type { TrackingOptions } from './trackRun';
 import { workspaceStages } from './stages';
@@ -32,6 +34,15 @@ export type RunEvent =
     }
   | { event: 'stage-start'; stage: string; logPath: string; metricsPath: string }
   | { event: 'warning'; message: string }
+  | {
+      /** A model the pipeline declares, judged by its gate at the end of the run. */
+      event: 'model';
+      model: string;
+      status: ModelRegistration['status'];
+      version: number | null;
+      message: string;
+      report: GateReport | null;
+    }
   | { event: 'output'; stage: string; stream: 'stdout' | 'stderr'; text: string }
   | {
       event: 'stage-end';
@@ -166,6 +177,18 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       options.tracking,
     );
     if ('warning' in tracked) emit({ event: 'warning', message: tracked.warning });
+    else {
+      for (const message of tracked.warnings) emit({ event: 'warning', message });
+      for (const registration of tracked.registrations)
+        emit({
+          event: 'model',
+          model: registration.model,
+          status: registration.status,
+          version: registration.version ?? null,
+          message: registration.message,
+          report: registration.report,
+        });
+    }
     emit({ event: 'run-end', runId, status, counts, durationMs: Date.now() - started });
     return { runId, status, stages: statuses, ...('runId' in tracked ? { trackedRunId: tracked.runId } : {}) };
   } finally {

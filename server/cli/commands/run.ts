@@ -1,6 +1,7 @@
 // `cairn run [PIPELINE_FILE] [STAGE...]`: runs a pipeline with caching and parallel stages.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { formatGateReport } from '../../engine/gates/evaluate';
 import { PipelineError, runPipeline } from '../../engine/runner';
 import type { RunEvent } from '../../engine/runner';
 import { RunLockBusy } from '../../engine/runLock';
@@ -88,6 +89,11 @@ function printHuman(prefix: boolean): (event: RunEvent) => void {
       }
       case 'warning':
         process.stderr.write(`cairn: warning: ${event.message}\n`);
+        break;
+      case 'model':
+        process.stdout.write(`${event.message}\n`);
+        if (event.status === 'refused' && event.report)
+          process.stdout.write(`${formatGateReport(event.report, `Gate for ${event.model}`)}\n`);
         break;
       case 'stage-start':
         process.stdout.write(`Running stage '${event.stage}' (log: ${path.relative(process.cwd(), event.logPath)})\n`);

@@ -123,7 +123,7 @@ function registerOne(input: RunModelsInput, model: ModelSpec, md5: string): Mode
       };
     } else {
       const version = result.version.version;
-      const gate = result.report ? ` (gate passed: ${result.report.summary})` : '';
+      const gate = result.report ? ` (gate passed: ${result.report.summary.replace(/\.$/, '')})` : '';
       registration = {
         model: model.name,
         status: result.status === 'created' ? 'registered' : 'existing',
