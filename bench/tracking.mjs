@@ -203,7 +203,7 @@ function queries(runs) {
     { name: 'rare match, newest first', query: { filter: "metrics.auc > 0.9995 AND tags.team = 'a'", limit: 100 } },
     { name: 'common match, newest first', query: { filter: 'metrics.auc > 0.5', limit: 100 } },
     {
-      name: 'sort by name (no index)',
+      name: 'sort by name',
       query: { filter: "metrics.auc > 0.5 AND params.model = 'tree'", sort: 'name', limit: 100 },
     },
     { name: 'sort by duration', query: { filter: "status = 'succeeded'", sort: 'duration DESC', limit: 100 } },

@@ -218,6 +218,9 @@ type PageRow = Omit<RunRow, 'params' | 'metrics' | 'tags'> & { seq: number };
  * order (so it stops after the page instead of sorting every run), and the runs without the value
  * follow in a second query; sorted by an attribute, from the runs table.
  */
+/** Run attributes with an index in sort order (tracked_runs_by_start, tracked_runs_by_name). */
+const INDEXED_ATTRIBUTES = new Set(['start_time', 'name']);
+
 function page(
   db: Database.Database,
   filter: Filter | undefined,
@@ -231,7 +234,9 @@ function page(
   // runs match: then scanning for them costs more than building the small set of matches once.
   // Sorted by an attribute without an index, every run is read and sorted anyway: build the sets.
   let membership: Membership =
-    first !== undefined && first.column.kind === 'attribute' && first.column.key !== 'start_time' ? 'in' : 'exists';
+    first !== undefined && first.column.kind === 'attribute' && !INDEXED_ATTRIBUTES.has(first.column.key)
+      ? 'in'
+      : 'exists';
   if (membership === 'exists' && (first === undefined || first.column.kind === 'attribute') && filter !== undefined) {
     const fewest = fewestMatches(db, filter);
     const runs = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS runs FROM tracked_runs').get() as { runs: number }).runs;
