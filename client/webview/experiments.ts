@@ -5,18 +5,19 @@
 // smoothly. Sorting and filtering are the CLI's (the host re-queries); hiding columns, "only changed"
 // and selection are local. Compare shows the host's `exp compare` and metric histories as SVG charts.
 // It talks to the host only through the messages of experimentsContract.ts. DOM only.
-import { historyChart, scatterChart, SERIES_COLOURS, tickLabel } from './experimentsCharts';
-import type { ScatterPoint } from './experimentsCharts';
-import type {
-  ComparisonMessage,
-  FilterProblem,
-  HostMessage,
-  RunTable,
-  TableColumn,
-  TableQuery,
-  TableValue,
-  WebviewMessage,
-} from './experimentsContract';
+import { renderComparison } from './experimentsCompare';
+import type { FilterProblem, HostMessage, RunTable, TableQuery, WebviewMessage } from './experimentsContract';
+import { button, element } from './experimentsDom';
+import { attachCompletion } from './experimentsFilter';
+import {
+  columnName,
+  columnWidth,
+  completionNames,
+  constantColumns,
+  formatCell,
+  nextSort,
+  parseSortText,
+} from './experimentsFormat';
 import './experiments.css';
 
 interface SavedState {
@@ -35,20 +36,6 @@ const ROW_HEIGHT = 24;
 /** Rows drawn above and below the visible ones, so a fast scroll does not show blanks. */
 const OVERSCAN = 10;
 const STARRED_TAG = 'tags.cairn.starred';
-/** The attributes the filter grammar knows (server/engine/tracking/filter.ts). */
-const ATTRIBUTES = [
-  'id',
-  'name',
-  'status',
-  'experiment',
-  'start_time',
-  'end_time',
-  'duration',
-  'git_commit',
-  'git_branch',
-  'parent',
-];
-const KEYWORDS = ['AND', 'OR', 'NOT', 'LIKE', 'IN'];
 /** Columns "only changed" never hides: without them a row names no run. */
 const ALWAYS_SHOWN = new Set(['name']);
 
@@ -66,23 +53,7 @@ const state = {
   /** Indexes into table.columns of the columns shown, in order. */
   shown: [] as number[],
   widths: [] as number[],
-  comparison: null as ComparisonMessage | null,
 };
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-}
-
-function button(label: string, title: string, onClick: () => void): HTMLButtonElement {
-  const node = element('button', '', label);
-  node.title = title;
-  node.type = 'button';
-  node.addEventListener('click', onClick);
-  return node;
-}
 
 // The page: toolbar, filter problem, column chooser, the grid, and the compare view.
 const root = document.getElementById('root') ?? document.body;
@@ -142,56 +113,7 @@ function saveState(): void {
   vscode.setState({ hidden: [...state.hidden], onlyChanged: state.onlyChanged });
 }
 
-// Formatting of cells.
-
-function formatTime(milliseconds: number): string {
-  return new Date(milliseconds).toISOString().replace('T', ' ').slice(0, 19);
-}
-
-function formatDuration(milliseconds: number): string {
-  if (milliseconds < 1000) return `${milliseconds}ms`;
-  const seconds = milliseconds / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const minutes = Math.floor(seconds / 60);
-  return minutes < 60 ? `${minutes}m${Math.round(seconds % 60)}s` : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
-}
-
-function formatCell(column: TableColumn, value: TableValue): string {
-  if (value === null) return '';
-  if (typeof value === 'number') {
-    if (column.key === 'start_time' || column.key === 'end_time') return formatTime(value);
-    if (column.key === 'duration') return formatDuration(value);
-    return tickLabel(value);
-  }
-  if (column.key === 'id' || column.key === 'parent') return value.slice(0, 8);
-  return value;
-}
-
-/** How the sort and the filter name a column: keys with odd characters go in backticks. */
-function columnName(column: TableColumn): string {
-  if (column.kind === 'attribute') return column.key;
-  const dot = column.key.indexOf('.');
-  const key = column.key.slice(dot + 1);
-  return /^[\w.\-/]+$/.test(key) ? column.key : `${column.key.slice(0, dot)}.\`${key}\``;
-}
-
-function columnWidth(column: TableColumn): number {
-  if (column.key === 'id' || column.key === 'parent') return 84;
-  if (column.key === 'name') return 170;
-  if (column.key === 'start_time' || column.key === 'end_time') return 150;
-  return Math.max(84, Math.min(220, column.key.length * 7.5 + 44));
-}
-
 // The table.
-
-function computeConstantColumns(table: RunTable): Set<string> {
-  const constant = new Set<string>();
-  table.columns.forEach((column, index) => {
-    const first = table.rows[0]?.[index] ?? null;
-    if (table.rows.every((row) => (row[index] ?? null) === first)) constant.add(column.key);
-  });
-  return constant;
-}
 
 function updateShownColumns(): void {
   const table = state.table;
@@ -206,18 +128,11 @@ function updateShownColumns(): void {
   });
 }
 
-/** The sort of the current query: which column and which way, or null. */
-function currentSort(): { name: string; descending: boolean } | null {
-  const match = /^(\S+)(?:\s+(ASC|DESC))?$/i.exec(state.query.sort.trim());
-  if (!match?.[1]) return null;
-  return { name: match[1], descending: (match[2] ?? 'ASC').toUpperCase() === 'DESC' };
-}
-
 function renderHeader(): void {
   const table = state.table;
   header.replaceChildren();
   if (!table) return;
-  const sort = currentSort();
+  const sort = parseSortText(state.query.sort);
   const total = state.widths.reduce((sum, width) => sum + width, 0) + 56;
   header.style.width = `${total}px`;
   body.style.width = `${total}px`;
@@ -252,11 +167,9 @@ function renderHeader(): void {
   });
 }
 
-/** Clicking a header sorts by it, best (largest) first; clicking again flips the direction. */
+/** Clicking a header sorts by it, largest first; clicking again flips the direction. */
 function sortBy(name: string): void {
-  const sort = currentSort();
-  const descending = sort?.name === name ? !sort.descending : true;
-  post({ type: 'query', query: { ...state.query, sort: `${name} ${descending ? 'DESC' : 'ASC'}` } });
+  post({ type: 'query', query: { ...state.query, sort: nextSort(state.query.sort, name) } });
 }
 
 /**
@@ -470,8 +383,15 @@ function renderColumnChooser(): void {
 
 // The filter: apply on Enter, complete column names, show the CLI's problem under the box.
 
+const completion = attachCompletion(
+  filterInput,
+  suggestions,
+  () => completionNames(state.table?.columns ?? []),
+  () => applyFilter(),
+);
+
 function applyFilter(): void {
-  hideSuggestions();
+  completion.hide();
   post({ type: 'query', query: { ...state.query, filter: filterInput.value } });
 }
 
@@ -485,232 +405,6 @@ function showProblem(filter: string, found: FilterProblem | null): void {
     const pointer = element('pre', 'pointer', `${filter}\n${' '.repeat(found.column - 1)}^`);
     problem.append(pointer);
   }
-}
-
-/** Every name the filter may use: the table's columns, the attributes, and the keywords. */
-function completionNames(): string[] {
-  const names = new Set<string>(ATTRIBUTES);
-  for (const column of state.table?.columns ?? []) if (column.kind !== 'attribute') names.add(columnName(column));
-  return [...names, ...KEYWORDS];
-}
-
-/** The word being typed at the caret: where it starts and what it is. */
-function wordAtCaret(): { start: number; end: number; word: string } {
-  const caret = filterInput.selectionStart ?? filterInput.value.length;
-  const text = filterInput.value;
-  let start = caret;
-  while (start > 0 && /[\w.`\-/]/.test(text[start - 1] ?? '')) start--;
-  return { start, end: caret, word: text.slice(start, caret) };
-}
-
-let activeSuggestion = 0;
-
-function updateSuggestions(force = false): void {
-  const { word } = wordAtCaret();
-  if (word === '' && !force) {
-    hideSuggestions();
-    return;
-  }
-  const lower = word.toLowerCase();
-  const matches = completionNames()
-    .filter((name) => name.toLowerCase().startsWith(lower) && name.toLowerCase() !== lower)
-    .slice(0, 12);
-  if (matches.length === 0) {
-    hideSuggestions();
-    return;
-  }
-  activeSuggestion = 0;
-  suggestions.replaceChildren(
-    ...matches.map((name, index) => {
-      const item = element('li', index === 0 ? 'active' : '', name);
-      item.setAttribute('role', 'option');
-      item.addEventListener('mousedown', (event) => {
-        event.preventDefault();
-        acceptSuggestion(name);
-      });
-      return item;
-    }),
-  );
-  suggestions.classList.add('open');
-}
-
-function hideSuggestions(): void {
-  suggestions.classList.remove('open');
-  suggestions.replaceChildren();
-}
-
-function acceptSuggestion(name: string): void {
-  const { start, end } = wordAtCaret();
-  const text = filterInput.value;
-  const keyword = KEYWORDS.includes(name);
-  const insert = name.endsWith('.') || keyword ? `${name}${keyword ? ' ' : ''}` : `${name} `;
-  filterInput.value = text.slice(0, start) + insert + text.slice(end);
-  const caret = start + insert.length;
-  filterInput.setSelectionRange(caret, caret);
-  hideSuggestions();
-  filterInput.focus();
-}
-
-filterInput.addEventListener('input', () => updateSuggestions());
-filterInput.addEventListener('blur', () => hideSuggestions());
-filterInput.addEventListener('keydown', (event) => {
-  const items = [...suggestions.children] as HTMLElement[];
-  const open = suggestions.classList.contains('open') && items.length > 0;
-  if (event.key === ' ' && event.ctrlKey) {
-    event.preventDefault();
-    updateSuggestions(true);
-  } else if (open && (event.key === 'ArrowDown' || event.key === 'ArrowUp')) {
-    event.preventDefault();
-    items[activeSuggestion]?.classList.remove('active');
-    activeSuggestion = (activeSuggestion + (event.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
-    items[activeSuggestion]?.classList.add('active');
-  } else if (open && (event.key === 'Tab' || event.key === 'Enter')) {
-    event.preventDefault();
-    acceptSuggestion(items[activeSuggestion]?.textContent ?? '');
-  } else if (event.key === 'Escape') {
-    hideSuggestions();
-  } else if (event.key === 'Enter') {
-    event.preventDefault();
-    applyFilter();
-  }
-});
-
-// The compare view.
-
-function renderComparison(message: ComparisonMessage): void {
-  const { comparison } = message;
-  const runs = comparison.runs;
-  const close = button('Close', 'Close the comparison', () => {
-    state.comparison = null;
-    compareView.classList.remove('open');
-    compareView.replaceChildren();
-  });
-  const heading = element('div', 'compare-heading');
-  heading.append(element('h2', '', `Comparing ${runs.length} runs`), close);
-  const legend = element('div', 'legend');
-  runs.forEach((run, index) => {
-    const item = element('span', 'legend-item', `${run.name} (${run.id.slice(0, 8)})`);
-    item.style.setProperty('--swatch', SERIES_COLOURS[index % SERIES_COLOURS.length] ?? 'currentColor');
-    legend.append(item);
-  });
-  const tables = element('div', 'compare-tables');
-  const differs = comparison.params.filter((param) => param.differs);
-  const paramTable = element('table', 'diff params');
-  paramTable.createCaption().textContent =
-    differs.length === 0
-      ? 'Params: all the same'
-      : `Params that differ (${comparison.params.length - differs.length} the same)`;
-  if (differs.length > 0) {
-    const head = paramTable.createTHead().insertRow();
-    for (const title of ['param', ...runs.map((run) => run.name)]) head.append(element('th', '', title));
-    for (const param of differs) {
-      const row = paramTable.insertRow();
-      row.append(element('th', '', param.key));
-      for (const value of param.values) row.append(element('td', value === null ? 'absent' : '', value ?? '—'));
-    }
-  }
-  const metricTable = element('table', 'diff metrics');
-  metricTable.createCaption().textContent = 'Metrics (latest, delta from the first run)';
-  const metricHead = metricTable.createTHead().insertRow();
-  for (const title of ['metric', ...runs.map((run) => run.name)]) metricHead.append(element('th', '', title));
-  for (const metric of comparison.metrics) {
-    const row = metricTable.insertRow();
-    row.append(element('th', '', metric.key));
-    metric.values.forEach((value, index) => {
-      const cell = element('td', '', value === null ? '—' : tickLabel(value));
-      const delta = metric.deltas[index];
-      if (index > 0 && delta !== null && delta !== undefined && delta !== 0) {
-        cell.append(
-          element('span', delta > 0 ? 'delta up' : 'delta down', ` ${delta > 0 ? '+' : ''}${tickLabel(delta)}`),
-        );
-      }
-      row.append(cell);
-    });
-  }
-  tables.append(paramTable, metricTable);
-  compareView.replaceChildren(heading, legend, tables, chartsOf(message));
-  compareView.classList.add('open');
-}
-
-function chartsOf(message: ComparisonMessage): HTMLElement {
-  const { comparison, histories } = message;
-  const charts = element('div', 'charts');
-  // History of one metric for the selected runs.
-  const metrics = [...new Set(histories.map((history) => history.metric))];
-  const historyBox = element('figure', 'chart-box history');
-  const metricPicker = element('select');
-  metricPicker.setAttribute('aria-label', 'Metric history to chart');
-  for (const metric of metrics) metricPicker.append(new Option(metric, metric));
-  const sorted = currentSort()?.name.replace(/^metrics\./, '');
-  if (sorted && metrics.includes(sorted)) metricPicker.value = sorted;
-  const historyPlot = element('div', 'plot');
-  const drawHistory = (): void => {
-    const metric = metricPicker.value;
-    const series = comparison.runs.map((run) => {
-      const history = histories.find((each) => each.run === run.id && each.metric === metric);
-      return { label: run.name, steps: history?.steps ?? [], values: history?.values ?? [] };
-    });
-    historyPlot.replaceChildren(historyChart(metric, series));
-  };
-  metricPicker.addEventListener('change', drawHistory);
-  const historyCaption = element('figcaption', '', 'History of ');
-  historyCaption.append(metricPicker);
-  historyBox.append(historyCaption, historyPlot);
-  if (metrics.length > 0) drawHistory();
-  else historyPlot.textContent = 'The selected runs logged no metric history.';
-  charts.append(historyBox);
-  // A param against a metric over every loaded run.
-  const table = state.table;
-  if (table) {
-    const params = table.columns.filter((column) => column.kind === 'param');
-    const tableMetrics = table.columns.filter((column) => column.kind === 'metric');
-    if (params.length > 0 && tableMetrics.length > 0) {
-      const scatterBox = element('figure', 'chart-box scatter');
-      const paramPicker = element('select');
-      paramPicker.setAttribute('aria-label', 'Param on the x axis');
-      for (const column of params) paramPicker.append(new Option(column.key, column.key));
-      const firstDiffering = comparison.params.find((param) => param.differs);
-      if (firstDiffering) paramPicker.value = `params.${firstDiffering.key}`;
-      const objectivePicker = element('select');
-      objectivePicker.setAttribute('aria-label', 'Metric on the y axis');
-      for (const column of tableMetrics) objectivePicker.append(new Option(column.key, column.key));
-      const sortedMetric = currentSort()?.name;
-      if (sortedMetric && tableMetrics.some((column) => column.key === sortedMetric))
-        objectivePicker.value = sortedMetric;
-      const scatterPlot = element('div', 'plot');
-      const drawScatter = (): void => {
-        const x = table.columns.findIndex((column) => column.key === paramPicker.value);
-        const y = table.columns.findIndex((column) => column.key === objectivePicker.value);
-        const idColumn = table.columns.findIndex((column) => column.key === 'id');
-        const nameColumn = table.columns.findIndex((column) => column.key === 'name');
-        const selected = new Map(comparison.runs.map((run, index) => [run.id, index]));
-        const points: ScatterPoint[] = table.rows.map((row) => {
-          const xValue = row[x] ?? null;
-          const yValue = row[y] ?? null;
-          return {
-            x: xValue === null ? null : String(xValue),
-            y: typeof yValue === 'number' ? yValue : null,
-            highlight: selected.get(String(row[idColumn] ?? '')) ?? -1,
-            label: String(row[nameColumn] ?? ''),
-          };
-        });
-        scatterPlot.replaceChildren(scatterChart(paramPicker.value, objectivePicker.value, points));
-      };
-      paramPicker.addEventListener('change', drawScatter);
-      objectivePicker.addEventListener('change', drawScatter);
-      const caption = element('figcaption');
-      caption.append(
-        paramPicker,
-        document.createTextNode(' against '),
-        objectivePicker,
-        document.createTextNode(' (all loaded runs)'),
-      );
-      scatterBox.append(caption, scatterPlot);
-      drawScatter();
-      charts.append(scatterBox);
-    }
-  }
-  return charts;
 }
 
 // Messages from the host.
@@ -730,7 +424,7 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
       state.experiments = message.experiments;
       state.limit = message.limit;
       state.table = JSON.parse(message.tableJson) as RunTable;
-      state.constant = computeConstantColumns(state.table);
+      state.constant = constantColumns(state.table);
       // A selection survives a refresh or a new sort; another filter or experiment starts afresh.
       if (!sameRuns) state.selected.clear();
       if (document.activeElement !== filterInput) filterInput.value = message.query.filter;
@@ -748,8 +442,7 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
       banner.replaceChildren(element('div', 'error', message.message));
       break;
     case 'comparison':
-      state.comparison = message;
-      renderComparison(message);
+      renderComparison(compareView, message, state.table, parseSortText(state.query.sort)?.name ?? null);
       break;
   }
 });

@@ -2,6 +2,7 @@
 // The compare view's charts, drawn as inline SVG: the histories of one metric for the selected runs,
 // and one param against one metric over every loaded run (the selected runs drawn on top). Pure DOM
 // building from data; no chart library. Colours are VS Code's chart theme colours.
+import { tickLabel } from './experimentsFormat';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 520;
@@ -40,14 +41,6 @@ function svgElement<K extends keyof SVGElementTagNameMap>(
   const node = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
   return node;
-}
-
-/** A short label for an axis tick. */
-export function tickLabel(value: number): string {
-  if (Number.isInteger(value)) return String(value);
-  const magnitude = Math.abs(value);
-  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6)) return value.toExponential(2);
-  return String(Number(value.toPrecision(4)));
 }
 
 function extent(values: number[]): [number, number] {
