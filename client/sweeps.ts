@@ -17,7 +17,7 @@ import {
   trialsMarkdown,
 } from './experimentsModel';
 import type { RunList, SweepProgress } from './experimentsModel';
-import type { ReadOnlyDocuments } from './experimentCommands';
+import type { ReadOnlyDocuments } from './experimentUi';
 import { cairnJson } from './runs';
 
 const EXPERIMENT_GLOB = '**/*.experiment.{yaml,yml}';

@@ -194,9 +194,13 @@ export const MODEL_TESTS = [
           });
         }
       }
-      const { experiments } = cairn(workspace, ['exp', 'experiments']);
-      const experiment = experiments[0]?.name;
-      if (!experiment) throw new Error(`the CLI lists no experiment after two runs: ${short(experiments)}`);
+      // The workspace's experiment: the one the newest run (ours) went into.
+      const newest = cairn(workspace, ['exp', 'list', '--sort', 'start_time DESC', '--limit', '1']).runs[0];
+      const summary = cairn(workspace, ['exp', 'experiments']).experiments.find(
+        (entry) => entry.name === newest?.experiment,
+      );
+      if (!summary) throw new Error(`the CLI lists no experiment for the run ${short(newest)}`);
+      const experiment = summary.name;
       const { runs } = cairn(workspace, ['exp', 'list', '--experiment', experiment, '--sort', 'start_time DESC']);
       const seeded = runs.filter((run) => run.metrics['test.accuracy'] !== undefined);
       if (seeded.length < 2)
@@ -211,7 +215,7 @@ export const MODEL_TESTS = [
       );
 
       await runCommandContaining(wb, 'Focus on Experiments View');
-      const experimentLabel = `Experiment ${experiment}: ${experiments[0].runs} runs`;
+      const experimentLabel = `Experiment ${experiment}: ${summary.runs} runs`;
       const row = await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
         timeout: SLOW,
         interval: 500,
@@ -289,11 +293,14 @@ export const MODEL_TESTS = [
     name: 'models: register, alias and approve from the palette',
     async run(wb, ctx) {
       const workspace = ctx.workspace;
+      const starred = cairn(workspace, ['exp', 'list', '--limit', '1000']).runs.find(
+        (run) => run.tags['cairn.starred'] === 'true' && run.metrics['test.accuracy'] !== undefined,
+      );
+      if (!starred) throw new Error('no starred seeded run: the previous case stars one');
       const register = async (metrics) => {
         await clearToasts(wb);
         await wb.runCommand('Cairn: Register Model');
-        // The starred run comes first.
-        await pick(wb, (row) => row.index === 0, 'the first (starred) run');
+        await pick(wb, (row) => row.label.includes(starred.name), `the starred run ${starred.name}`);
         await pick(wb, (row) => row.label === 'models/tiny.onnx', 'the ONNX artifact models/tiny.onnx');
         await pick(wb, (row) => row.label === MODEL, `the declared model ${MODEL}`);
         await ctx.shot(`model name picked, metrics ${metrics}`);
@@ -376,12 +383,13 @@ export const MODEL_TESTS = [
       const ended = await waitForToast(
         wb,
         ctx,
-        new RegExp(`sweep ${file} ended, best trial \\d+: 0\\.\\d+ .*Registered rain-tomorrow v1 as @challenger`),
+        new RegExp(`sweep ${file} ended, best trial \\d+: 0\\.\\d+ .*Registered rain-tomorrow v\\d+ as @challenger`),
         'the end of the sweep',
       );
       ctx.note(`end: ${short(ended, 400)}`);
+      const version = /Registered rain-tomorrow v(\d+)/.exec(ended)[1];
       await ctx.shot('sweep ended');
-      const { runs } = cairn(ctx.workspace, ['exp', 'list', '--experiment', 'rain-sweep', '--limit', '100']);
+      const { runs } = cairn(ctx.workspace, ['exp', 'list', '--experiment', 'rain-sweep', '--sort', 'start_time DESC']);
       const sweepRun = runs.find((run) => run.parent === null);
       const trials = runs.filter((run) => run.parent === sweepRun?.id);
       if (!sweepRun || trials.length !== 12)
@@ -406,7 +414,10 @@ export const MODEL_TESTS = [
 
       // The sweep in the Experiments view: its run, expandable to its trials, with the objective.
       await runCommandContaining(wb, 'Focus on Experiments View');
-      const experimentLabel = `Experiment rain-sweep: ${runs.length} runs`;
+      const runCount = cairn(ctx.workspace, ['exp', 'experiments']).experiments.find(
+        (entry) => entry.name === 'rain-sweep',
+      )?.runs;
+      const experimentLabel = `Experiment rain-sweep: ${runCount} runs`;
       await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
         timeout: SLOW,
         interval: 500,
@@ -449,7 +460,7 @@ export const MODEL_TESTS = [
       await ctx.shot('sweep trials in the Experiments view');
 
       await runCommandContaining(wb, 'Focus on Models View');
-      const expected = 'rain-tomorrow v1: challenger, gate passed, not approved';
+      const expected = `rain-tomorrow v${version}: challenger, gate passed, not approved`;
       await waitUntil(async () => (await treeRows(wb.page, expected)).length > 0, {
         timeout: SLOW,
         interval: 500,
@@ -459,6 +470,39 @@ export const MODEL_TESTS = [
         throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
       });
       await ctx.shot('registered sweep model in the Models view');
+    },
+  },
+  {
+    name: 'models: cancel a sweep',
+    async run(wb, ctx) {
+      const file = 'weather/rain.experiment.yaml';
+      const sweepsBefore = cairn(ctx.workspace, [
+        'exp',
+        'list',
+        '--experiment',
+        'rain-sweep',
+        '--limit',
+        '1000',
+      ]).runs.filter((run) => run.parent === null).length;
+      await clearToasts(wb);
+      await wb.runCommand('Cairn: Run Experiment');
+      await pick(wb, (row) => row.label === file, file);
+      const progress = wb.page
+        .locator('.notifications-toasts .notification-toast')
+        .filter({ hasText: `sweep ${file}:` });
+      await progress.getByRole('button', { name: 'Cancel' }).click({ timeout: SLOW });
+      await ctx.shot('cancel clicked');
+      const cancelled = await waitForToast(wb, ctx, new RegExp(`sweep ${file} was cancelled`), 'the cancellation');
+      ctx.note(`cancelled: ${short(cancelled, 300)}`);
+      await ctx.shot('sweep cancelled');
+      // The CLI stopped its trials and recorded the sweep as cancelled (SIGINT, exit 130).
+      const sweeps = cairn(ctx.workspace, ['exp', 'list', '--experiment', 'rain-sweep', '--limit', '1000']).runs.filter(
+        (run) => run.parent === null,
+      );
+      if (sweeps.length !== sweepsBefore + 1)
+        throw new Error(`expected a new sweep run, got ${short(sweeps.map((run) => run.name))}`);
+      const newest = sweeps.sort((a, b) => b.start_time - a.start_time)[0];
+      if (newest.status !== 'cancelled') throw new Error(`the cancelled sweep is recorded as ${newest.status}`);
     },
   },
 ];

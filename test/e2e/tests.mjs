@@ -169,8 +169,9 @@ export const TESTS = [
   },
   // Runs, the Pipelines view and lineage (they need `cairn run`, `status` and `lineage`).
   ...PIPELINE_TESTS,
-  // Experiments and the model registry (they need `cairn run`, `exp` and `models`).
-  ...MODEL_TESTS,
   // The experiments table webview (it needs `cairn run` and `exp table|compare|history`).
   ...EXPERIMENT_TABLE_TESTS,
+  // Experiments and the model registry (they need `cairn run`, `exp` and `models`); last, since
+  // their sweep adds runs that other cases would count.
+  ...MODEL_TESTS,
 ];
