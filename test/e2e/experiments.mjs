@@ -250,6 +250,27 @@ export const EXPERIMENT_TABLE_TESTS = [
     },
   },
   {
+    name: 'experiments table: star a run from its row',
+    async run(wb, ctx) {
+      const frame = shared.frame;
+      if (!frame) throw new Error('the experiments table is not open (the first case failed)');
+      const [first] = await renderedRows(frame);
+      if (!first) throw new Error('the table shows no rows');
+      await frame.locator(`.body .row[data-run="${first.run}"] .star`).click();
+      await waitUntil(
+        () => frame.$eval(`.body .row[data-run="${first.run}"] .star`, (star) => star.classList.contains('on')),
+        { timeout: SLOW, message: `the star of ${first.name} to light` },
+      );
+      const shown = JSON.parse(
+        execFileSync(process.execPath, [CLI, 'exp', 'show', first.run, '--json', '--workspace', ctx.workspace], {
+          encoding: 'utf8',
+        }),
+      );
+      if (shown.tags['cairn.starred'] !== 'true') throw new Error(`the run has no star tag: ${short(shown.tags)}`);
+      await ctx.shot('starred');
+    },
+  },
+  {
     name: 'experiments table: Compare Runs from the palette',
     async run(wb, ctx) {
       const frame = shared.frame;
