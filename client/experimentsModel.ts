@@ -10,8 +10,9 @@ import type { AuditEntry, ModelSummary, ModelVersion } from '../server/engine/re
 import type { RunRow } from '../server/engine/tracking/query';
 import type { SweepEvent } from '../server/engine/sweep/sweep';
 import type { RunDetail } from '../server/engine/tracking/read';
+import type { Artifact } from '../server/engine/tracking/tracker';
 
-export type { AuditEntry, GateReport, ModelSummary, ModelVersion, RunDetail, RunRow, SweepEvent };
+export type { Artifact, AuditEntry, GateReport, ModelSummary, ModelVersion, RunDetail, RunRow, SweepEvent };
 
 /** `cairn exp list --json`. */
 export interface RunList {
@@ -386,6 +387,38 @@ export function declaredModelNames(text: string): string[] {
     if (key?.[2]) names.push(key[2].trim());
   }
   return names;
+}
+
+/**
+ * Recorded metric values back in the nested shape of the metrics files they came from
+ * (`test.accuracy` → `{"test": {"accuracy": …}}`), which is what a gate reads: its split's section
+ * and `slices.<column>.<value>.<metric>`. A key that is both a value and a section keeps the value.
+ */
+export function nestedMetrics(flat: Record<string, number>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat).sort(([a], [b]) => a.length - b.length)) {
+    const parts = key.split('.');
+    let node = root;
+    let placed = true;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined) node[part] = {};
+      else if (typeof next !== 'object') {
+        placed = false;
+        break;
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+    // Where a shorter key already holds a number, the full key stays flat beside it.
+    if (placed) node[parts[parts.length - 1] ?? key] = value;
+    else root[key] = value;
+  }
+  return root;
+}
+
+/** Where the content cache keeps an object: `.cairn/cache/files/md5/<first 2 hex>/<other 30>`. */
+export function cacheObjectPath(md5: string): string {
+  return `.cairn/cache/files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`;
 }
 
 /** The direction of an experiment file's objective, read from its text; maximize when it says none. */

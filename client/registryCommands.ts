@@ -1,12 +1,22 @@
 // The registry commands: register a model from a run's ONNX artifact behind its gate, point an
 // alias at a version, approve a version. Each asks what it needs with quick picks, then runs
 // `cairn models ...`; a refused gate and the CLI's errors reach the user in the CLI's own words.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { failureText } from './cliProcess';
 import { readConfig } from './config';
-import { declaredModelNames, formatTime, gateMarkdown, isStarred } from './experimentsModel';
-import type { ModelList, RegisterOutcome, RunDetail, RunList } from './experimentsModel';
+import {
+  cacheObjectPath,
+  declaredModelNames,
+  formatTime,
+  gateMarkdown,
+  isStarred,
+  nestedMetrics,
+} from './experimentsModel';
+import type { Artifact, ModelList, RegisterOutcome, RunDetail, RunList } from './experimentsModel';
 import { cli, messageOf, pickFolder, requireTrust, runItems } from './experimentUi';
 import type { ReadOnlyDocuments } from './experimentUi';
 import type { ModelsView, ModelNode, ModelTreeNode, VersionNode } from './modelsView';
@@ -33,9 +43,7 @@ export class RegistryCommands {
         ? await cairnJson<RunDetail>(this.extensionUri, folder, ['exp', 'show', runId])
         : await pickRunDetail(this.extensionUri, folder);
       if (run === undefined) return;
-      const onnx = await pickArtifact(folder, run, /\.onnx$/i, 'Register which ONNX model?', {
-        'ONNX model': ['onnx'],
-      });
+      const onnx = await pickArtifact(folder, run);
       if (!onnx) return;
       const name = await this.pickModelName(folder);
       if (!name) return;
@@ -270,67 +278,130 @@ async function pickRunDetail(
   return cairnJson<RunDetail>(extensionUri, folder, ['exp', 'show', picked.run.id]);
 }
 
-/** An artifact of the run matching `pattern`, or a file the user chooses; an absolute path. */
-async function pickArtifact(
-  folder: vscode.WorkspaceFolder,
-  run: RunDetail | null,
-  pattern: RegExp,
-  placeHolder: string,
-  filters: Record<string, string[]>,
-): Promise<string | undefined> {
+/** Where a run's artifact holds the bytes the run produced, or why it is nowhere. */
+interface ArtifactFile {
+  artifact: Artifact;
+  /** The workspace file when unchanged since the run, else the content cache's copy; null when neither. */
+  file: string | null;
+  from: 'workspace' | 'cache' | null;
+}
+
+/**
+ * The file with the bytes a run produced: the workspace's when its md5 still matches, else the
+ * content cache's object (a sweep's trial ran in a working copy, so the workspace holds another
+ * model). Hashing a model file in the extension host is cheap next to registering it.
+ */
+async function artifactFile(folder: vscode.WorkspaceFolder, artifact: Artifact): Promise<ArtifactFile> {
+  const inWorkspace = path.join(folder.uri.fsPath, ...artifact.path.split('/'));
+  if ((await md5Of(inWorkspace)) === artifact.md5) return { artifact, file: inWorkspace, from: 'workspace' };
+  const cached = path.join(folder.uri.fsPath, ...cacheObjectPath(artifact.md5).split('/'));
+  if ((await md5Of(cached)) === artifact.md5) return { artifact, file: cached, from: 'cache' };
+  return { artifact, file: null, from: null };
+}
+
+async function md5Of(file: string): Promise<string | null> {
+  try {
+    return crypto
+      .createHash('md5')
+      .update(await fs.promises.readFile(file))
+      .digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/** An ONNX artifact of the run (as the run produced it), or a file the user chooses; an absolute path. */
+async function pickArtifact(folder: vscode.WorkspaceFolder, run: RunDetail | null): Promise<string | undefined> {
   const CHOOSE = '$(folder-opened) Choose a file…';
-  const artifacts = (run?.artifacts ?? []).filter((artifact) => pattern.test(artifact.path));
+  const artifacts = await Promise.all(
+    (run?.artifacts ?? [])
+      .filter((artifact) => /\.onnx$/i.test(artifact.path))
+      .map((artifact) => artifactFile(folder, artifact)),
+  );
   const picked =
     artifacts.length === 0
-      ? { label: CHOOSE }
+      ? { label: CHOOSE, entry: null }
       : await vscode.window.showQuickPick(
           [
-            ...artifacts.map((artifact) => ({
-              label: artifact.path,
-              description: `${artifact.size} bytes · md5 ${artifact.md5.slice(0, 8)}`,
+            ...artifacts.map((entry) => ({
+              label: entry.artifact.path,
+              description: [
+                `${entry.artifact.size} bytes · md5 ${entry.artifact.md5.slice(0, 8)}`,
+                entry.from === 'cache' ? 'from the cache (the workspace file changed since the run)' : '',
+                entry.from === null ? 'gone: neither the workspace nor the cache holds it' : '',
+              ]
+                .filter(Boolean)
+                .join(' · '),
+              entry,
             })),
-            { label: CHOOSE },
+            { label: CHOOSE, entry: null },
           ],
-          { placeHolder },
+          { placeHolder: 'Register which ONNX model?' },
         );
   if (!picked) return undefined;
-  if (picked.label !== CHOOSE) return path.join(folder.uri.fsPath, ...picked.label.split('/'));
+  if (picked.entry) {
+    if (picked.entry.file) return picked.entry.file;
+    void vscode.window.showErrorMessage(
+      `Cairn cannot register ${picked.entry.artifact.path} of run ${run?.name ?? ''}: the file changed since the run and the cache no longer holds its content (md5 ${picked.entry.artifact.md5}). Run the pipeline again, or choose a file.`,
+    );
+    return undefined;
+  }
   const chosen = await vscode.window.showOpenDialog({
     defaultUri: folder.uri,
     canSelectMany: false,
-    filters,
+    filters: { 'ONNX model': ['onnx'] },
     openLabel: 'Register',
   });
   return chosen?.[0]?.fsPath;
 }
 
 /**
- * The metrics file the model's gate judges: a JSON artifact of the run, another JSON file, or none
- * (''); undefined when dismissed. The CLI says when the gate needs metrics and none were given.
+ * The metrics file the model's gate judges: a JSON artifact of the run still as the run wrote it,
+ * the run's recorded metrics (written to a temporary file), another JSON file, or none (''); undefined
+ * when dismissed. The CLI says when the gate needs metrics and none were given.
  */
 async function pickMetrics(folder: vscode.WorkspaceFolder, run: RunDetail | null): Promise<string | undefined> {
-  const files = (
+  const fromRun = await Promise.all(
+    (run?.artifacts ?? [])
+      .filter((artifact) => artifact.path.endsWith('.json'))
+      .map((artifact) => artifactFile(folder, artifact)),
+  );
+  const current = fromRun.flatMap((entry) => (entry.file ? [{ label: entry.artifact.path, file: entry.file }] : []));
+  const others = (
     await vscode.workspace.findFiles(
       new vscode.RelativePattern(folder, '**/metrics/**/*.json'),
       '**/{node_modules,.cairn}/**',
       50,
     )
-  ).map((uri) => path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/'));
-  const fromRun = (run?.artifacts ?? []).map((artifact) => artifact.path).filter((file) => file.endsWith('.json'));
-  const candidates = [...new Set([...fromRun, ...files])];
+  )
+    .map((uri) => ({ label: path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/'), file: uri.fsPath }))
+    // A metrics file the run wrote but that has changed since says nothing about the run's model.
+    .filter((entry) => !fromRun.some((known) => known.artifact.path === entry.label));
+  const recorded = run?.metrics ?? [];
+  const RECORDED = "$(graph) The run's recorded metrics";
   const CHOOSE = '$(folder-opened) Choose a JSON file…';
   const NONE = 'No metrics (a model without a gate)';
   const picked = await vscode.window.showQuickPick(
     [
-      ...candidates.map((file) => ({ label: file, description: fromRun.includes(file) ? 'from the run' : '' })),
-      { label: CHOOSE },
-      { label: NONE },
+      ...current.map((entry) => ({ label: entry.label, description: 'written by the run', file: entry.file })),
+      ...(recorded.length > 0
+        ? [{ label: RECORDED, description: `${recorded.length} values, latest of each`, file: '' }]
+        : []),
+      ...others.map((entry) => ({ label: entry.label, description: '', file: entry.file })),
+      { label: CHOOSE, description: '', file: '' },
+      { label: NONE, description: '', file: '' },
     ],
     { placeHolder: 'Which metrics should the gate judge?' },
   );
   if (!picked) return undefined;
   if (picked.label === NONE) return '';
-  if (picked.label !== CHOOSE) return path.join(folder.uri.fsPath, ...picked.label.split('/'));
+  if (picked.label === RECORDED && run) {
+    const latest = Object.fromEntries(recorded.map((metric) => [metric.key, metric.latest]));
+    const file = path.join(os.tmpdir(), `cairn-metrics-${run.id}.json`);
+    await fs.promises.writeFile(file, `${JSON.stringify(nestedMetrics(latest), null, 2)}\n`);
+    return file;
+  }
+  if (picked.label !== CHOOSE) return picked.file;
   const chosen = await vscode.window.showOpenDialog({
     defaultUri: folder.uri,
     canSelectMany: false,

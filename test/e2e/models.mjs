@@ -470,6 +470,29 @@ export const MODEL_TESTS = [
         throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
       });
       await ctx.shot('registered sweep model in the Models view');
+
+      // Registering the best trial by hand finds its model in the content cache (the trial ran in a
+      // working copy: the workspace's model file is another one) and judges the gate on the trial's
+      // recorded metrics; the registry already holds that content, so no new version is made.
+      const best = /best trial (\d+)/.exec(ended)[1];
+      await clearToasts(wb);
+      await wb.runCommand('Cairn: Register Model');
+      await pick(wb, (row) => row.label === `trial-${best}`, `the best trial trial-${best}`);
+      await pick(
+        wb,
+        (row) => row.label === 'weather/models/model.onnx' && row.aria.includes('from the cache'),
+        'the trial model, from the cache',
+      );
+      await pick(wb, (row) => row.label === 'rain-tomorrow', 'the declared model rain-tomorrow');
+      await pick(wb, (row) => row.label.includes("The run's recorded metrics"), "the run's recorded metrics");
+      const existing = await waitForToast(
+        wb,
+        ctx,
+        new RegExp(`rain-tomorrow v${version} already holds this model`),
+        'registration of the best trial',
+      );
+      ctx.note(`best trial registered again: ${short(existing, 300)}`);
+      await ctx.shot('best trial found in the cache');
     },
   },
   {

@@ -2,10 +2,13 @@
 // JSON: which runs are listed and in what order, the key metric, declared model names, the
 // objective's direction, the best value so far, and the documents "Open Run" and "Show" render.
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import {
+  cacheObjectPath,
   declaredModelNames,
   emptySweepProgress,
   keyMetric,
+  nestedMetrics,
   nextSweepProgress,
   objectiveDirection,
   objectiveOf,
@@ -20,6 +23,8 @@ import {
   visibleRuns,
 } from '../../client/experimentsModel';
 import type { RunDetail, RunRow, ShownVersion, SweepEvent } from '../../client/experimentsModel';
+import { evaluateGate } from '../../server/engine/gates/evaluate';
+import { ContentCache } from '../../server/engine/cache';
 
 function run(id: string, start: number, extra: Partial<RunRow> = {}): RunRow {
   return {
@@ -123,6 +128,43 @@ describe('experiments model', () => {
     ]);
     const minimized = trialsMarkdown('Sweep s', 'sweep', trials, 'auc', 'minimize').split('\n');
     assert.equal(minimized[6], '| trial-0 | succeeded | 0.8 | sgd | 0.1 |');
+  });
+
+  it("puts a run's recorded metrics back in the shape its gate reads", () => {
+    const flat = {
+      'test.accuracy': 0.95,
+      'test.slices.species.setosa.recall': 1,
+      'test.slices.species.virginica.recall': 0.7,
+      auc: 0.8,
+      auc_extra: 1,
+    };
+    const nested = nestedMetrics(flat);
+    assert.deepEqual(nested, {
+      auc: 0.8,
+      auc_extra: 1,
+      test: { accuracy: 0.95, slices: { species: { setosa: { recall: 1 }, virginica: { recall: 0.7 } } } },
+    });
+    // The engine's gate judges the nested metrics as it would the metrics file.
+    const report = evaluateGate(
+      {
+        split: 'test',
+        acceptance: [{ kind: 'threshold', metric: 'accuracy', op: '>=', value: 0.9 }],
+        slices: [{ column: 'species', metric: 'recall', min: 0.8, minRows: 0 }],
+      },
+      nested,
+    );
+    assert.deepEqual(
+      report.criteria.map((criterion) => criterion.passed),
+      [true, false],
+    );
+    // A key that is both a value and a section keeps the value, and the longer key stays flat.
+    assert.deepEqual(nestedMetrics({ loss: 0.3, 'loss.val': 0.4 }), { loss: 0.3, 'loss.val': 0.4 });
+  });
+
+  it("finds a cached object where the engine's content cache keeps it", () => {
+    const md5 = '6a6ab82bc8bf0e17965fc908b93074d9';
+    const root = path.resolve('/workspace');
+    assert.equal(path.join(root, ...cacheObjectPath(md5).split('/')), new ContentCache(root).objectPath(md5));
   });
 
   it("quotes a sweep's id in the trials filter", () => {
