@@ -63,7 +63,7 @@ export function columnWidth(column: TableColumn): number {
   if (column.key === 'id' || column.key === 'parent') return 84;
   if (column.key === 'name') return 170;
   if (column.key === 'start_time' || column.key === 'end_time') return 150;
-  return Math.max(84, Math.min(220, column.key.length * 7.5 + 44));
+  return Math.max(84, Math.min(240, column.key.length * 7.5 + 60));
 }
 
 /** The columns that have one value (absent counts as a value) in every row. */
