@@ -112,6 +112,23 @@ function treeRow(page, label) {
   return page.locator(`.monaco-list-row[aria-label="${label.replace(/"/g, '\\"')}"]`).first();
 }
 
+/**
+ * Expands the tree row labelled `label` with its twistie, again if a refresh of the view swallowed
+ * the click (the row is drawn anew when the store changes).
+ */
+async function expand(wb, label) {
+  await waitUntil(
+    async () => {
+      const row = treeRow(wb.page, label);
+      if ((await row.getAttribute('aria-expanded', { timeout: 1000 })) === 'true') return true;
+      await row.locator('.monaco-tl-twistie').click({ timeout: 1000 });
+      await delay(700);
+      return (await row.getAttribute('aria-expanded', { timeout: 1000 })) === 'true';
+    },
+    { timeout: SLOW, interval: 300, message: `the row "${label}" expanded` },
+  );
+}
+
 /** Runs a command from the palette whose label contains `title` (categories render differently). */
 async function runCommandContaining(wb, title) {
   await wb.dismissQuickInput();
@@ -216,18 +233,16 @@ export const MODEL_TESTS = [
 
       await runCommandContaining(wb, 'Focus on Experiments View');
       const experimentLabel = `Experiment ${experiment}: ${summary.runs} runs`;
-      const row = await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
+      await waitUntil(async () => (await treeRows(wb.page, experimentLabel)).length > 0, {
         timeout: SLOW,
         interval: 500,
         message: `the Experiments view to show "${experimentLabel}"`,
-      })
-        .then(() => treeRow(wb.page, experimentLabel))
-        .catch(async (error) => {
-          await ctx.shot('no experiment');
-          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
-        });
+      }).catch(async (error) => {
+        await ctx.shot('no experiment');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+      });
       await ctx.shot('experiment listed');
-      await row.click();
+      await expand(wb, experimentLabel);
       // Newest first: the older seeded run is the second row; starring it moves it to the top.
       const older = seeded[1];
       const runRows = await waitUntil(
@@ -423,7 +438,7 @@ export const MODEL_TESTS = [
         interval: 500,
         message: `the Experiments view to show "${experimentLabel}"`,
       });
-      await treeRow(wb.page, experimentLabel).click();
+      await expand(wb, experimentLabel);
       const sweepLabel = await waitUntil(async () => (await treeRows(wb.page, `${sweepRun.name}: `))[0], {
         timeout: SLOW,
         interval: 500,
@@ -432,7 +447,7 @@ export const MODEL_TESTS = [
       if (!/: succeeded, auc 0\.\d+/.test(sweepLabel))
         throw new Error(`the sweep's run does not show its objective: ${sweepLabel}`);
       // A click on the row opens the run; its twistie expands it.
-      await treeRow(wb.page, sweepLabel).locator('.monaco-tl-twistie').click();
+      await expand(wb, sweepLabel);
       // The tree draws only the rows in sight: the trials it holds are counted by the rows' set size.
       const trialRows = await waitUntil(
         async () => {
