@@ -101,12 +101,17 @@ function orderOf(sort: string | undefined): { joins: Sql; terms: string[] } {
   return { joins: { text: joins.join(' '), values }, terms };
 }
 
-/** The keys of `table` that occur among the runs `runs` selects, sorted. */
+/**
+ * The keys of `table` that occur among the runs `runs` selects, sorted. Each key of the table (read
+ * in order from its key index) is kept when one selected run has it: a probe that stops at the first
+ * such run, where collecting the keys of every selected run would sort hundreds of thousands of rows.
+ */
 function keysOf(db: Database.Database, table: string, runs: Sql | undefined): string[] {
   const sql =
     runs === undefined
       ? `SELECT DISTINCT key FROM ${table} ORDER BY key`
-      : `SELECT DISTINCT key FROM ${table} WHERE run IN (${runs.text}) ORDER BY key`;
+      : `SELECT k.key FROM (SELECT DISTINCT key FROM ${table}) k
+         WHERE EXISTS (SELECT 1 FROM ${table} t WHERE t.key = k.key AND t.run IN (${runs.text})) ORDER BY k.key`;
   return db
     .prepare(sql)
     .pluck()
