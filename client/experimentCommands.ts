@@ -9,7 +9,7 @@ import { runMarkdown, STARRED_TAG, versionMarkdown } from './experimentsModel';
 import type { RunDetail, RunList } from './experimentsModel';
 import { ExperimentsView } from './experimentsView';
 import type { ExperimentTreeNode, RunNode } from './experimentsView';
-import { DOCUMENT_SCHEME, messageOf, pickFolder, ReadOnlyDocuments, runItems } from './experimentUi';
+import { DOCUMENT_SCHEME, messageOf, pickFolder, ReadOnlyDocuments, requireTrust, runItems } from './experimentUi';
 import { ModelsView } from './modelsView';
 import type { ModelTreeNode } from './modelsView';
 import { RegistryCommands } from './registryCommands';
@@ -68,6 +68,7 @@ export function registerExperimentViews(context: vscode.ExtensionContext): void 
       void vscode.window.setStatusBarMessage(`$(clippy) Copied run id ${target.run.id}`, 4000);
     }),
     command('cairn.showModelVersion', async (node?: ModelTreeNode) => {
+      if (!(await requireTrust('read the model registry'))) return;
       const target = node?.kind === 'version' ? node : await registry.pickVersion(node, 'Show which version?');
       if (target)
         await documents.show(
@@ -147,6 +148,7 @@ async function setStar(
   node: ExperimentTreeNode | undefined,
   star: boolean,
 ): Promise<void> {
+  if (!(await requireTrust('change tracked runs'))) return;
   const target =
     node?.kind === 'run' ? node : await pickRunNode(extensionUri, star ? 'Star which run?' : 'Unstar which run?');
   if (!target) return;
@@ -162,6 +164,7 @@ async function setStar(
 }
 
 async function pickRunNode(extensionUri: vscode.Uri, placeHolder: string): Promise<RunNode | undefined> {
+  if (!(await requireTrust('read tracked runs'))) return undefined;
   const folder = await pickFolder(placeHolder);
   if (!folder) return undefined;
   try {

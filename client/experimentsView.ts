@@ -71,6 +71,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentTreeNo
     this.disposables.push(
       this.view,
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()),
     );
   }
 
@@ -145,6 +146,11 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentTreeNo
 
   /** Every experiment of every folder, the most recently used first. */
   private async experiments(): Promise<ExperimentTreeNode[]> {
+    // Nothing runs in an untrusted workspace, the CLI that reads the store included.
+    if (!vscode.workspace.isTrusted) {
+      this.view.message = 'Trust this folder to see its experiments.';
+      return [];
+    }
     const folders = vscode.workspace.workspaceFolders ?? [];
     const results = await Promise.allSettled(
       folders.map((folder) => cairnJson<ExperimentList>(this.extensionUri, folder, ['exp', 'experiments'])),

@@ -38,6 +38,7 @@ export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscod
     this.disposables.push(
       this.view,
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()),
     );
   }
 
@@ -48,6 +49,11 @@ export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscod
 
   /** The registered models of every folder (for quick picks). */
   async models(): Promise<ModelNode[]> {
+    // Nothing runs in an untrusted workspace, the CLI that reads the registry included.
+    if (!vscode.workspace.isTrusted) {
+      this.view.message = 'Trust this folder to see its models.';
+      return [];
+    }
     const folders = vscode.workspace.workspaceFolders ?? [];
     const results = await Promise.allSettled(
       folders.map((folder) => cairnJson<ModelList>(this.extensionUri, folder, ['models', 'list'])),
