@@ -76,7 +76,10 @@ export function registerExperimentViews(context: vscode.ExtensionContext): void 
           versionMarkdown(target.shown),
         );
     }),
-    command('cairn.registerModel', () => registry.register()),
+    // From a run's row: that run; from the palette or the Models view: a run the user picks.
+    command('cairn.registerModel', (node?: ExperimentTreeNode | ModelTreeNode) =>
+      node?.kind === 'run' ? registry.register(node.run.id, node.folder) : registry.register(),
+    ),
     command('cairn.setModelAlias', (node?: ModelTreeNode) => registry.setAlias(node)),
     command('cairn.approveModelVersion', (node?: ModelTreeNode) => registry.approve(node)),
     command('cairn.runExperiment', (uri?: vscode.Uri) => sweeps.run(uri)),

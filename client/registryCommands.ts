@@ -33,10 +33,10 @@ export class RegistryCommands {
     private readonly documents: ReadOnlyDocuments,
   ) {}
 
-  /** "Cairn: Register Model": a run, its ONNX artifact (or a file), a model name, the gate's metrics. */
-  async register(runId?: string): Promise<void> {
+  /** "Cairn: Register Model": a run (given, or picked), its ONNX artifact (or a file), a model name, the gate's metrics. */
+  async register(runId?: string, inFolder?: vscode.WorkspaceFolder): Promise<void> {
     if (!(await requireTrust('register models'))) return;
-    const folder = await pickFolder('Register a model in which folder?');
+    const folder = inFolder ?? (await pickFolder('Register a model in which folder?'));
     if (!folder) return;
     try {
       const run = runId
