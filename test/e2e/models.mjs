@@ -129,6 +129,14 @@ async function expand(wb, label) {
   );
 }
 
+/** Collapses every row of the Experiments view (its title bar's Collapse All), so the rows a case looks for are in sight. */
+async function collapseExperiments(wb) {
+  const header = wb.page.locator('.pane-header', { hasText: 'Experiments' }).first();
+  await header.hover();
+  await header.locator('.action-label[aria-label^="Collapse All"]').click({ timeout: 10_000 });
+  await delay(300);
+}
+
 /** Runs a command from the palette whose label contains `title` (categories render differently). */
 async function runCommandContaining(wb, title) {
   await wb.dismissQuickInput();
@@ -493,6 +501,9 @@ export const MODEL_TESTS = [
       await clearToasts(wb);
       // From the trial's row in the Experiments view: its context menu's Register Model.
       await runCommandContaining(wb, 'Focus on Experiments View');
+      await collapseExperiments(wb);
+      await expand(wb, experimentLabel);
+      await expand(wb, sweepLabel);
       const bestRow = wb.page.locator(`.monaco-list-row[aria-label^="trial-${best}: "]`).first();
       await bestRow.click({ button: 'right', timeout: SLOW });
       // The menu takes its choice on Enter (a synthetic click on its item can go unheard).
@@ -518,7 +529,7 @@ export const MODEL_TESTS = [
     },
   },
   {
-    name: 'models: cancel a sweep',
+    name: 'models: cancel a sweep; the view follows the store',
     async run(wb, ctx) {
       const file = 'weather/rain.experiment.yaml';
       const sweepsBefore = cairn(ctx.workspace, [
@@ -548,6 +559,44 @@ export const MODEL_TESTS = [
         throw new Error(`expected a new sweep run, got ${short(sweeps.map((run) => run.name))}`);
       const newest = sweeps.sort((a, b) => b.start_time - a.start_time)[0];
       if (newest.status !== 'cancelled') throw new Error(`the cancelled sweep is recorded as ${newest.status}`);
+
+      // A run made outside the editor shows up by itself: the view follows writes to the store.
+      await runCommandContaining(wb, 'Focus on Experiments View');
+      await collapseExperiments(wb);
+      const experiment = cairn(ctx.workspace, [
+        'exp',
+        'list',
+        '--sort',
+        'start_time DESC',
+        '--limit',
+        '1000',
+      ]).runs.find((run) => run.metrics['test.accuracy'] !== undefined).experiment;
+      const count = () =>
+        cairn(ctx.workspace, ['exp', 'experiments']).experiments.find((entry) => entry.name === experiment).runs;
+      const before = count();
+      await waitUntil(async () => (await treeRows(wb.page, `Experiment ${experiment}: ${before} runs`)).length > 0, {
+        timeout: SLOW,
+        interval: 500,
+        message: `the Experiments view to show ${before} runs in ${experiment}`,
+      });
+      execFileSync(process.execPath, [CLI, 'run', 'seed.pipeline.yaml', '--force', '--workspace', ctx.workspace], {
+        cwd: ctx.workspace,
+        stdio: 'ignore',
+      });
+      const started = Date.now();
+      await waitUntil(
+        async () => (await treeRows(wb.page, `Experiment ${experiment}: ${before + 1} runs`)).length > 0,
+        {
+          timeout: 15_000,
+          interval: 200,
+          message: `the Experiments view to show the new run (${before + 1} runs in ${experiment}) by itself`,
+        },
+      ).catch(async (error) => {
+        await ctx.shot('no refresh');
+        throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, 'Experiment'), 600)}`);
+      });
+      ctx.note(`the view showed a run made by the CLI ${((Date.now() - started) / 1000).toFixed(1)} s after it ended`);
+      await ctx.shot('view refreshed by itself');
     },
   },
 ];
