@@ -151,48 +151,6 @@ export function trialsFilter(parentId: string): string {
   return `parent = '${parentId.replace(/'/g, "''")}'`;
 }
 
-/**
- * A sweep's trials as a Markdown table: the complete ones best first by the objective, then the
- * others in the order they ran; one column per param.
- */
-export function trialsMarkdown(
-  title: string,
-  sweepRunId: string,
-  trials: readonly RunRow[],
-  objective: string | null,
-  direction: 'maximize' | 'minimize',
-): string {
-  const scored = (run: RunRow): number | undefined => (objective === null ? undefined : run.metrics[objective]);
-  const sign = direction === 'minimize' ? 1 : -1;
-  const complete = trials
-    .filter((run) => trialOutcome(run) === null && scored(run) !== undefined)
-    .sort((a, b) => sign * ((scored(a) ?? 0) - (scored(b) ?? 0)));
-  const rest = [...trials].filter((run) => !complete.includes(run)).sort((a, b) => a.start_time - b.start_time);
-  const paramKeys = [...new Set(trials.flatMap((run) => Object.keys(run.params)))].sort();
-  const rows = [...complete, ...rest].map((run) => {
-    const value = scored(run);
-    return [
-      run.name,
-      trialOutcome(run) ?? run.status,
-      value === undefined ? '-' : formatNumber(value),
-      ...paramKeys.map((key) => {
-        const param = run.params[key];
-        if (param === undefined) return '-';
-        const number = Number(param);
-        return param.trim() !== '' && Number.isFinite(number) ? formatNumber(number) : param;
-      }),
-    ];
-  });
-  return [
-    `# ${title}`,
-    '',
-    `Sweep run \`${sweepRunId}\`, ${trials.length} trial${trials.length === 1 ? '' : 's'}${objective ? `, by ${objective} (${direction})` : ''}.`,
-    '',
-    ...table(['Trial', 'State', objective ?? 'Objective', ...paramKeys], rows),
-    '',
-  ].join('\n');
-}
-
 /** Text with Markdown's special characters escaped. */
 export function markdownEscape(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, '\\$&');

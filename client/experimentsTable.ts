@@ -60,11 +60,12 @@ export class ExperimentsTable implements vscode.Disposable {
   constructor(private readonly extensionUri: vscode.Uri) {}
 
   /** Opens (or reveals) the table for a workspace folder; with runs, opens their comparison too. */
-  async show(folder: vscode.WorkspaceFolder, compare: string[] = []): Promise<void> {
+  async show(folder: vscode.WorkspaceFolder, compare: string[] = [], preset?: Partial<TableQuery>): Promise<void> {
     if (this.folder?.uri.toString() !== folder.uri.toString()) {
       this.folder = folder;
       this.watch(folder);
     }
+    if (preset) this.query = { ...this.query, ...preset };
     if (!this.panel) this.panel = this.createPanel();
     else this.panel.reveal(undefined, false);
     this.panel.title = `Experiments: ${folder.name}`;
@@ -323,9 +324,12 @@ export function registerExperimentsTable(context: vscode.ExtensionContext): void
   const table = new ExperimentsTable(context.extensionUri);
   context.subscriptions.push(
     table,
-    vscode.commands.registerCommand('cairn.openExperiments', async () => {
-      const folder = await pickFolder();
-      if (folder) await table.show(folder);
+    // Arguments, all optional: the file or folder it is about (a URI or URI string, as a code lens
+    // passes it), then a query to start from (an experiment, a filter, a sort).
+    vscode.commands.registerCommand('cairn.openExperiments', async (about?: unknown, preset?: Partial<TableQuery>) => {
+      const uri = typeof about === 'string' ? vscode.Uri.parse(about) : about instanceof vscode.Uri ? about : undefined;
+      const folder = (uri && vscode.workspace.getWorkspaceFolder(uri)) ?? (await pickFolder());
+      if (folder) await table.show(folder, [], preset);
     }),
     vscode.commands.registerCommand('cairn.compareRuns', async (...runIds: unknown[]) => {
       const folder = await pickFolder();

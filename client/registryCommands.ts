@@ -50,7 +50,7 @@ export class RegistryCommands {
       const metrics = await pickMetrics(folder, run);
       if (metrics === undefined) return;
       const args = ['models', 'register', name, onnx, ...(metrics ? ['--metrics', metrics] : [])];
-      if (run) args.push('--tag', `cairn.run=${run.id}`);
+      if (run) args.push('--run', run.id);
       await this.registerWith(folder, name, args);
     } catch (error) {
       void vscode.window.showErrorMessage(messageOf(error));

@@ -14,11 +14,9 @@ import {
   parseSweepEvent,
   sweepProgressMessage,
   trialsFilter,
-  trialsMarkdown,
 } from './experimentsModel';
-import type { RunList, SweepProgress } from './experimentsModel';
+import type { SweepProgress } from './experimentsModel';
 import type { ReadOnlyDocuments } from './experimentUi';
-import { cairnJson } from './runs';
 
 const EXPERIMENT_GLOB = '**/*.experiment.{yaml,yml}';
 
@@ -34,7 +32,9 @@ export class Sweeps implements vscode.Disposable {
   ) {}
 
   /** Runs the sweep of `uri`, of the active experiment file, or of one the user picks. */
-  async run(uri?: vscode.Uri): Promise<void> {
+  /** Runs the sweep of an experiment file: a Uri, a URI string (from a code lens), or picked. */
+  async run(about?: vscode.Uri | string): Promise<void> {
+    const uri = typeof about === 'string' ? vscode.Uri.parse(about) : about;
     if (!vscode.workspace.isTrusted) {
       const choice = await vscode.window.showWarningMessage(
         'Cairn runs experiments only in a trusted workspace: their trials run code from this folder. Trust the folder to run them.',
@@ -167,24 +167,16 @@ export class Sweeps implements vscode.Disposable {
     if (choice === 'Open table' && progress.sweepRunId) await this.openTable(folder, progress);
   }
 
-  /** The sweep's trials as a Markdown table, best first by the objective. */
+  /** The sweep's trials in the experiments table, best first by the objective. */
   private async openTable(folder: vscode.WorkspaceFolder, progress: SweepProgress): Promise<void> {
     const sweepRunId = progress.sweepRunId ?? '';
-    try {
-      const { runs } = await cairnJson<RunList>(this.extensionUri, folder, [
-        'exp',
-        'list',
-        '--filter',
-        trialsFilter(sweepRunId),
-        '--limit',
-        '1000',
-      ]);
-      const name = progress.experiment ?? sweepRunId;
-      const text = trialsMarkdown(`Sweep ${name}`, sweepRunId, runs, progress.objective, progress.direction);
-      await this.documents.show(`sweep/${name}.md`, text);
-    } catch (error) {
-      void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
-    }
+    await vscode.commands.executeCommand('cairn.openExperiments', folder.uri, {
+      experiment: progress.experiment ?? null,
+      filter: trialsFilter(sweepRunId),
+      sort: progress.objective
+        ? `metrics.${progress.objective} ${progress.direction === 'minimize' ? 'ASC' : 'DESC'}`
+        : '',
+    });
   }
 
   dispose(): void {

@@ -423,15 +423,34 @@ export const MODEL_TESTS = [
         .filter({ hasText: 'ended, best trial' })
         .getByRole('button', { name: 'Open table' })
         .click();
+      // The experiments table opens on the sweep's trials, sorted by the objective, best first.
+      let seen = [];
       await waitUntil(
         async () => {
-          const text = (await wb.editorLines()).join('\n');
-          return text.includes('# Sweep rain-sweep') && text.includes('| trial-0 |') ? text : null;
+          for (const frame of wb.page.frames()) {
+            const rows = await frame
+              .$$eval('.grid .body .row', (elements) =>
+                elements
+                  .map((row) => ({
+                    index: Number(row.dataset.rowIndex),
+                    name: row.querySelector('[data-column="name"]')?.textContent ?? '',
+                    auc: Number(row.querySelector('[data-column="metrics.auc"]')?.textContent ?? 'NaN'),
+                  }))
+                  .sort((a, b) => a.index - b.index),
+              )
+              .catch(() => []);
+            if (rows.length === 0) continue;
+            seen = rows;
+            const trials = rows.every((row) => /^trial-\d+$/.test(row.name));
+            const sorted = rows.every((row, index) => index === 0 || !(row.auc > rows[index - 1].auc));
+            if (rows.length === 12 && trials && sorted) return rows;
+          }
+          return null;
         },
-        { timeout: SLOW, message: 'the table of the sweep trials' },
+        { timeout: SLOW, interval: 500, message: "the experiments table with the sweep's 12 trials, best first" },
       ).catch(async (error) => {
         await ctx.shot('no sweep table');
-        throw new Error(`${error.message}; editor: ${short((await wb.editorLines()).join(' / '), 600)}`);
+        throw new Error(`${error.message}; rows: ${short(JSON.stringify(seen), 600)}`);
       });
       await ctx.shot('sweep table');
 

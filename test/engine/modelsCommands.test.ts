@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
+import { Store } from '../../server/engine/store';
+import { Tracker } from '../../server/engine/tracking/tracker';
 
 const repository = path.resolve(__dirname, '../..');
 const cli = path.join(repository, 'dist/cli/cairn.js');
@@ -111,5 +113,50 @@ describe('cairn models unalias and tag (the built CLI)', function () {
     fs.rmSync(snapshot);
     assert.equal(cairn(root, 'models', 'list').status, 0);
     assert.deepEqual(JSON.parse(fs.readFileSync(snapshot, 'utf8')), expected);
+  });
+
+  it('registers from a tracked run: the run is recorded and its metrics judge the gate', () => {
+    const root = makeWorkspace({
+      'pipeline.yaml': [
+        'stages:',
+        '  train:',
+        '    cmd: echo trained',
+        'models:',
+        '  churn:',
+        '    artifact: models/a.onnx',
+        '    gate:',
+        '      split: holdout',
+        '      acceptance:',
+        '        - auc >= 0.75',
+        '',
+      ].join('\n'),
+    });
+    writeLogisticModel(root, 'models/a.onnx', [1, 2]);
+    writeLogisticModel(root, 'models/b.onnx', [2, 1]);
+    const store = Store.open(root);
+    let good: string;
+    let poor: string;
+    try {
+      const tracker = Tracker.open(store);
+      good = tracker.startRun({ experiment: 'churn', name: 'good' });
+      tracker.logMetrics(good, [{ key: 'holdout.auc', value: 0.81, step: 0, timestamp: 1 }]);
+      poor = tracker.startRun({ experiment: 'churn', name: 'poor' });
+      tracker.logMetrics(poor, [{ key: 'holdout.auc', value: 0.62, step: 0, timestamp: 1 }]);
+    } finally {
+      store.close();
+    }
+    const refused = cairn(root, 'models', 'register', 'churn', 'models/b.onnx', '--run', 'poor', '--json');
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.equal(JSON.parse(refused.stdout).status, 'refused');
+    const registered = cairn(root, 'models', 'register', 'churn', 'models/a.onnx', '--run', 'good', '--json');
+    assert.equal(registered.status, 0, registered.stderr);
+    const version = JSON.parse(cairn(root, 'models', 'show', 'churn@1', '--json').stdout) as {
+      version: { runId: string; gateReport: { passed: boolean } };
+    };
+    assert.equal(version.version.runId, good);
+    assert.equal(version.version.gateReport.passed, true);
+    const missing = cairn(root, 'models', 'register', 'churn', 'models/a.onnx', '--run', 'nope');
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /nope/);
   });
 });

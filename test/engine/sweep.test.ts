@@ -13,7 +13,7 @@ import { Store } from '../../server/engine/store';
 import { ExperimentSpecError } from '../../server/engine/sweep/spec';
 import { runSweep } from '../../server/engine/sweep/sweep';
 import type { SweepEvent, SweepOptions, SweepResult } from '../../server/engine/sweep/sweep';
-import { writeLogisticModel } from './fixtures/onnxModel';
+import { writeLogisticModel } from '../helpers/onnx';
 
 const CLI = path.resolve(__dirname, '../../dist/cli/cairn.js');
 

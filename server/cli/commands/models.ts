@@ -13,7 +13,8 @@ import { Registry, RegistryError, snapshotPath } from '../../engine/registry/reg
 import type { AuditEntry, ModelVersion } from '../../engine/registry/registry';
 import { describeTensor, OnnxError } from '../../engine/registry/signature';
 import { readModels } from '../../engine/registry/spec';
-import { Store } from '../../engine/store';
+import { stateDir, Store } from '../../engine/store';
+import { nestedMetrics, resolveRun, RunNotFound } from '../../engine/tracking/read';
 import { rejectUnknownOptions, takeFlag, takeOption, UsageError } from '../args';
 import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
@@ -23,7 +24,7 @@ export const modelsCommand: Command = {
     'models list [--json]            List registered models, their versions and aliases.',
     'models show NAME[@ALIAS|@VERSION] [--json]',
     '                                A version: signature, metrics, gate report, aliases, audit.',
-    'models register NAME PATH.onnx [--metrics FILE.json] [--description TEXT] [--tag K=V]... [--force]',
+    'models register NAME PATH.onnx [--run RUN] [--metrics FILE.json] [--description TEXT] [--tag K=V]... [--force]',
     '                                Register a version behind the gate the pipeline declares for NAME.',
     'models alias NAME ALIAS VERSION [--reason TEXT]',
     '                                Point an alias (champion, challenger, ...) at a version.',
@@ -75,6 +76,22 @@ export const modelsCommand: Command = {
     }
   },
 };
+
+/** A tracked run by id, id prefix or name, with its latest metrics in the shape a gate reads. */
+function runOf(root: string, reference: string): { id: string; metrics: Record<string, unknown> } {
+  if (!fs.existsSync(path.join(stateDir(root), 'cairn.db')))
+    throw new UsageError(`No tracked runs in ${root}, so no run '${reference}'.`);
+  const store = Store.open(root);
+  try {
+    const id = resolveRun(store.db, reference);
+    return { id, metrics: nestedMetrics(store.db, id) };
+  } catch (error) {
+    if (error instanceof RunNotFound) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    store.close();
+  }
+}
 
 function withRegistry<T>(root: string, work: (registry: Registry) => T): T {
   const store = Store.open(root);
@@ -162,6 +179,7 @@ function describeVersion(version: ModelVersion): string {
 
 function registerCommand({ root, json, args }: CommandContext): number {
   const metricsFile = takeOption(args, '--metrics');
+  const runReference = takeOption(args, '--run');
   const description = takeOption(args, '--description');
   const reason = takeOption(args, '--reason');
   const tags: Record<string, string> = {};
@@ -187,12 +205,15 @@ function registerCommand({ root, json, args }: CommandContext): number {
         .map((problem) => `${path.relative(root, problem.file)}:${problem.line}: ${problem.message}`)
         .join('\n'),
     );
+  // The run that produced the model: recorded with the version, and its metrics judge the gate
+  // unless a metrics file is given.
+  const run = runReference === undefined ? undefined : runOf(root, runReference);
   const gate = declared?.gate;
-  if (gate && metricsFile === undefined && !force)
+  if (gate && metricsFile === undefined && run === undefined && !force)
     throw new UsageError(
-      `model '${name}' has a gate (${path.relative(root, declared.file)}:${declared.line}); give the evaluation metrics with --metrics FILE.json, or --force to register without judging it.`,
+      `model '${name}' has a gate (${path.relative(root, declared.file)}:${declared.line}); give the evaluation metrics with --metrics FILE.json or the run with --run RUN, or --force to register without judging it.`,
     );
-  const metrics = metricsFile === undefined ? undefined : readMetrics(metricsFile);
+  const metrics = metricsFile === undefined ? run?.metrics : readMetrics(metricsFile);
   // Skipping a declared gate is a decision the audit log keeps, like forcing past a failing one.
   const auditReason =
     gate && !metrics
@@ -211,6 +232,7 @@ function registerCommand({ root, json, args }: CommandContext): number {
         : {}),
       ...(auditReason !== undefined ? { reason: auditReason } : {}),
       ...(declared ? { pipeline: path.relative(root, declared.file) } : {}),
+      ...(run ? { runId: run.id } : {}),
     }),
   );
   if (json) {

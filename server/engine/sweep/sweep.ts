@@ -22,7 +22,7 @@ import { workspaceStages } from '../stages';
 import { Store } from '../store';
 import { runSource } from '../tracking/environment';
 import { pointsOfLine } from '../tracking/live';
-import { metricHistory, runDetail } from '../tracking/read';
+import { metricHistory, nestedMetrics, runDetail } from '../tracking/read';
 import { Tracker } from '../tracking/tracker';
 import { shouldPrune } from '../tune/prune';
 import { gridSampler, randomSampler } from '../tune/samplers';
@@ -658,29 +658,6 @@ async function runTrial(input: TrialInput): Promise<{ summary: TrialSummary; int
   }
 }
 
-/** The tracked metrics of a run as one nested object (`holdout.auc` → {holdout: {auc}}). */
-export function nestedMetrics(store: Store, runId: string): Record<string, unknown> {
-  const nested: Record<string, unknown> = {};
-  for (const metric of runDetail(store.db, runId)?.metrics ?? []) {
-    const parts = metric.key.split('.');
-    let node = nested;
-    let ok = true;
-    for (const part of parts.slice(0, -1)) {
-      const next = node[part];
-      if (next === undefined) node[part] = {};
-      else if (typeof next !== 'object') {
-        ok = false;
-        break;
-      }
-      node = node[part] as Record<string, unknown>;
-    }
-    const last = parts[parts.length - 1] as string;
-    if (ok && !(last in node)) node[last] = metric.latest;
-    nested[metric.key] ??= metric.latest;
-  }
-  return nested;
-}
-
 /**
  * The objective's value in a trial's metrics: the exact key, else the key in the hold-out split
  * (`holdout.auc` for objective `auc`), else the only key ending in `.auc`.
@@ -748,7 +725,7 @@ function registerBest(
   const result = registerWithGate(registry, {
     name: register.model,
     onnxPath,
-    metrics: best.runId ? nestedMetrics(store, best.runId) : {},
+    metrics: best.runId ? nestedMetrics(store.db, best.runId) : {},
     ...(gate ? { gate } : {}),
     ...(best.runId ? { runId: best.runId } : {}),
     pipeline: path.relative(root, spec.pipelineFile).split(path.sep).join('/'),

@@ -179,3 +179,29 @@ export function compareRuns(details: RunDetail[]): RunComparison {
     metrics,
   };
 }
+
+/**
+ * The latest metrics of a run as one nested object (`holdout.auc` → {holdout: {auc}}), the shape a
+ * gate reads; each dotted key is kept as well.
+ */
+export function nestedMetrics(db: Database.Database, runId: string): Record<string, unknown> {
+  const nested: Record<string, unknown> = {};
+  for (const metric of runDetail(db, runId)?.metrics ?? []) {
+    const parts = metric.key.split('.');
+    let node = nested;
+    let ok = true;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined) node[part] = {};
+      else if (typeof next !== 'object') {
+        ok = false;
+        break;
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+    const last = parts[parts.length - 1] as string;
+    if (ok && !(last in node)) node[last] = metric.latest;
+    nested[metric.key] ??= metric.latest;
+  }
+  return nested;
+}
