@@ -87,6 +87,13 @@ describe('cairn exp', () => {
     assert.match(missing.stderr, /No run 'trial-9'/);
   });
 
+  it("sets a run's note, shown by exp show", () => {
+    const result = cairn(root, 'exp', 'note', 'trial-2', 'best', 'so', 'far');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(cairn(root, 'exp', 'show', 'trial-2').stdout, /Note:\s+best so far\n/);
+    assert.equal(cairn(root, 'exp', 'note', 'trial-2').status, 2);
+  });
+
   it('compares runs: the params that differ and metric deltas from the first run', () => {
     const result = cairn(root, 'exp', 'compare', 'trial-0', 'trial-1', 'trial-2');
     assert.equal(result.status, 0, result.stderr);

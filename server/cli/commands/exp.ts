@@ -15,6 +15,8 @@ import type { ExperimentSummary } from '../../engine/tracking/tags';
 import { Tracker } from '../../engine/tracking/tracker';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
 import { renderTable } from '../format';
+import { formatGateReport } from '../../engine/gates/evaluate';
+import { gateReportsOfRun } from '../../engine/gates/reports';
 import { SWEEP_USAGE, sweepCommand } from './sweep';
 import type { Command, CommandContext } from '../args';
 
@@ -31,6 +33,7 @@ export const expCommand: Command = {
     'exp experiments [--json]      Experiments with their run counts, the most recently used first.',
     'exp tag RUN KEY=VALUE... [--json]  Sets tags on a run (cairn.starred=true stars it).',
     'exp untag RUN KEY... [--json]  Removes tags from a run.',
+    "exp note RUN TEXT [--json]    Sets the run's note (why it was run, what it showed).",
     'exp table [--experiment NAME] [--filter EXPR] [--sort COL] [--limit N] [--offset N] --json',
     '                              Matching runs as rows, a column per param, metric and tag (for the editor).',
     'exp history RUN... [--metric KEY]... --json  Metric histories of runs, step by step.',
@@ -54,6 +57,8 @@ export const expCommand: Command = {
         return withStore(context, hasStore, (store) => tagCommand(context, store));
       case 'untag':
         return withStore(context, hasStore, (store) => untagCommand(context, store));
+      case 'note':
+        return withStore(context, hasStore, (store) => noteCommand(context, store));
       case 'table':
         return tableCommand(context, hasStore);
       case 'history':
@@ -61,7 +66,7 @@ export const expCommand: Command = {
       default:
         throw new UsageError(
           action === undefined
-            ? 'exp needs an action: list, show, compare, experiments, tag, untag, table or history.'
+            ? 'exp needs an action: run, list, show, compare, experiments, tag, untag, note, table or history.'
             : `Unknown exp action '${action}'.`,
         );
     }
@@ -202,11 +207,27 @@ function showCommand(context: CommandContext, store: Store): number {
   if (args.length !== 1) throw new UsageError('exp show needs one run (an id, an id prefix or a name).');
   const detail = runDetail(store.db, resolveRun(store.db, args[0] ?? ''));
   if (!detail) throw new UsageError(`No run '${args[0] ?? ''}'.`);
+  const gates = gateReportsOfRun(store, detail.id);
   if (json) {
-    process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...detail, gates }, null, 2)}\n`);
     return 0;
   }
   process.stdout.write(renderDetail(detail));
+  for (const gate of gates) {
+    const outcome = gate.version !== null ? `, registered as v${gate.version}` : gate.passed ? '' : ', not registered';
+    process.stdout.write(`\n${formatGateReport(gate.report, `Gate of ${gate.model}${outcome}`)}`);
+  }
+  return 0;
+}
+
+function noteCommand(context: CommandContext, store: Store): number {
+  const { args, json } = context;
+  rejectUnknownOptions(args);
+  if (args.length < 2) throw new UsageError('exp note needs a run and the note text: exp note RUN "why this run".');
+  const runId = resolveRun(store.db, args[0] ?? '');
+  const note = args.slice(1).join(' ');
+  Tracker.open(store).setNote(runId, note);
+  process.stdout.write(json ? `${JSON.stringify({ run: runId, note })}\n` : `Noted on run ${runId.slice(0, 8)}.\n`);
   return 0;
 }
 
