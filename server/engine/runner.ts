@@ -169,11 +169,19 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       runId,
       status,
       started,
-      order.map((stage) => ({
-        stage,
-        lock: locks.of(stage),
-        liveMetrics: statuses.get(stage.address) === 'succeeded' ? metricsPathOf(options.root, runId, stage) : null,
-      })),
+      order.map((stage) => {
+        const stageStatus = statuses.get(stage.address);
+        const launched = stageStatus === 'succeeded' || stageStatus === 'failed' || stageStatus === 'cancelled';
+        return {
+          stage,
+          lock: locks.of(stage),
+          // A failed or cancelled stage's live points are kept: they show how far it got (and what
+          // a sweep's pruner judged).
+          liveMetrics: launched ? metricsPathOf(options.root, runId, stage) : null,
+          ran: stageStatus === 'succeeded',
+          current: stageStatus === 'succeeded' || stageStatus === 'skipped' || stageStatus === 'restored',
+        };
+      }),
       options.tracking,
     );
     if ('warning' in tracked) emit({ event: 'warning', message: tracked.warning });

@@ -46,6 +46,11 @@ export interface TrackedStage {
   liveMetrics: string | null;
   /** Whether the stage's command ran in this run; by default, whether it was given a live metrics file. */
   ran?: boolean;
+  /**
+   * Whether the stage's outs are this run's (it succeeded, was up to date or was restored); a failed,
+   * cancelled or blocked stage's metrics files are older than the run and are not recorded. Default true.
+   */
+  current?: boolean;
 }
 
 /**
@@ -91,8 +96,8 @@ export function trackPipelineRun(
     datasets = datasetInputs(tracker.store, root, stages);
     for (const input of datasets) tracker.logDatasetInput(runId, input);
     const now = Date.now();
-    for (const { stage, lock, liveMetrics } of stages) {
-      for (const out of stage.outs) {
+    for (const { stage, lock, liveMetrics, current } of stages) {
+      for (const out of current === false ? [] : stage.outs) {
         const entry = findEntry(lock?.outs, lockPathOf(stage, root, out.path));
         if (entry && !entry.md5.endsWith('.dir'))
           tracker.logArtifact(runId, { path: out.path, md5: entry.md5, size: entry.size });

@@ -192,6 +192,9 @@ describe('sweeps (cairn exp run)', function () {
 
   it('prunes trials whose intermediate loss is worse than the median of earlier trials', async () => {
     const root = make(experiment('pruning: { metric: loss, min_trials: 2 }\n').replace('trials: 4', 'trials: 8'), 150);
+    // Metrics left in the workspace by an earlier run: a pruned trial must not report them as its own.
+    fs.mkdirSync(path.join(root, 'out'));
+    fs.writeFileSync(path.join(root, 'out', 'metrics.json'), JSON.stringify({ holdout: { score: 99 } }));
     const { result } = await sweep(root);
     const pruned = result.trials.filter((trial) => trial.state === 'pruned');
     const complete = result.trials.filter((trial) => trial.state === 'complete');
@@ -214,6 +217,15 @@ describe('sweeps (cairn exp run)', function () {
         .prepare("SELECT value FROM run_tags WHERE key = 'cairn.trial_state' AND value = 'pruned'")
         .all() as { value: string }[];
       assert.equal(states.length, pruned.length);
+      for (const trial of pruned) {
+        const keys = (
+          store.db
+            .prepare('SELECT key FROM latest_metrics WHERE run = (SELECT seq FROM tracked_runs WHERE id = ?)')
+            .all(trial.runId) as { key: string }[]
+        ).map((row) => row.key);
+        // The loss it logged before it was stopped, and nothing from the stale metrics file.
+        assert.deepEqual(keys, ['loss'], `metrics of pruned trial ${trial.number}`);
+      }
     } finally {
       store.close();
     }
