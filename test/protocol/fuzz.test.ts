@@ -740,7 +740,9 @@ describe('very large documents', function () {
     );
     await waiting;
     const validations = (client.published.get(uri) ?? 0) - before;
-    assert.ok(validations <= 4, `${validations} validations for one burst of typing`);
+    // A few, not one per keystroke: on a loaded machine keystrokes can arrive further apart than the
+    // debounce, so the bound leaves room for that and still fails a server that validates each one.
+    assert.ok(validations <= 8, `${validations} validations for one burst of 20 keystrokes`);
   });
 
   it('caps the outline and folding of a file with 20,000 top-level keys', async () => {

@@ -226,7 +226,9 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
       emit({ event: 'trial-end', durationMs, ...summary });
     };
 
+    let launchedHere = 0;
     const launch = (number: number, params: Params): void => {
+      launchedHere++;
       const dir = path.join(copies, `trial-${number}`);
       const begin = now();
       emit({ event: 'trial-start', number, params });
@@ -278,7 +280,8 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
           stoppedBy = 'failures';
           break;
         }
-        if (spec.budget.timeMs !== undefined && now() - started >= spec.budget.timeMs) {
+        // The time budget (of this session) stops new trials, never its first one.
+        if (spec.budget.timeMs !== undefined && launchedHere > 0 && now() - started >= spec.budget.timeMs) {
           stoppedBy = 'time';
           break;
         }
