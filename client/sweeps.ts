@@ -31,8 +31,7 @@ export class Sweeps implements vscode.Disposable {
     private readonly onDidEnd: () => void,
   ) {}
 
-  /** Runs the sweep of `uri`, of the active experiment file, or of one the user picks. */
-  /** Runs the sweep of an experiment file: a Uri, a URI string (from a code lens), or picked. */
+  /** Runs the sweep of an experiment file: a Uri, a URI string (from a code lens), the active one, or picked. */
   async run(about?: vscode.Uri | string): Promise<void> {
     const uri = typeof about === 'string' ? vscode.Uri.parse(about) : about;
     if (!vscode.workspace.isTrusted) {

@@ -32,7 +32,7 @@ export function createWorkingCopy(root: string, dir: string): string {
   }
   removeWorkingCopy(dir);
   fs.mkdirSync(dir, { recursive: true });
-  copyFolder(root, dir);
+  copyFolder(root, dir, root);
   const sharedCache = path.join(state, 'cache');
   fs.mkdirSync(sharedCache, { recursive: true });
   fs.mkdirSync(path.join(dir, '.cairn'), { recursive: true });
@@ -40,7 +40,7 @@ export function createWorkingCopy(root: string, dir: string): string {
   return dir;
 }
 
-function copyFolder(from: string, to: string): void {
+function copyFolder(from: string, to: string, root: string): void {
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
     const source = path.join(from, entry.name);
     const target = path.join(to, entry.name);
@@ -51,9 +51,14 @@ function copyFolder(from: string, to: string): void {
         continue;
       }
       fs.mkdirSync(target);
-      copyFolder(source, target);
+      copyFolder(source, target, root);
     } else if (entry.isSymbolicLink()) {
-      fs.symlinkSync(fs.readlinkSync(source), target);
+      // A relative link to something outside the workspace would dangle from the copy's deeper
+      // place: it points at the same thing by its absolute path instead.
+      const link = fs.readlinkSync(source);
+      const resolved = path.resolve(path.dirname(source), link);
+      const outside = path.relative(root, resolved).startsWith('..');
+      fs.symlinkSync(!path.isAbsolute(link) && outside ? resolved : link, target);
     } else if (entry.isFile()) {
       fs.copyFileSync(source, target, fs.constants.COPYFILE_FICLONE);
       // Keep modification times, so the stat cache and tools that look at them see the same files.
@@ -86,6 +91,10 @@ export function applyParams(copyRoot: string, values: Record<string, ParamSettin
     const relative = path.relative(copyRoot, target);
     if (relative.startsWith('..') || path.isAbsolute(relative)) {
       throw new Error(`The param '${key}' names a file outside the workspace.`);
+    }
+    // Never write through a link that leads out of the copy (into the workspace or elsewhere).
+    if (fs.existsSync(target) && path.relative(fs.realpathSync(copyRoot), fs.realpathSync(target)).startsWith('..')) {
+      throw new Error(`The params file of '${key}' is a link to a file outside the working copy; it is not changed.`);
     }
     const list = byFile.get(target) ?? [];
     list.push([dotted.split('.'), value]);

@@ -2,6 +2,7 @@
 // its audit entry (who, from, to, why), --json, and a clear error for what does not exist.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeLogisticModel } from '../helpers/onnx';
@@ -138,10 +139,16 @@ describe('cairn models unalias and tag (the built CLI)', function () {
     let poor: string;
     try {
       const tracker = Tracker.open(store);
+      const md5 = (file: string): string =>
+        createHash('md5')
+          .update(fs.readFileSync(path.join(root, file)))
+          .digest('hex');
       good = tracker.startRun({ experiment: 'churn', name: 'good' });
       tracker.logMetrics(good, [{ key: 'holdout.auc', value: 0.81, step: 0, timestamp: 1 }]);
+      tracker.logArtifact(good, { path: 'models/a.onnx', md5: md5('models/a.onnx'), size: 1 });
       poor = tracker.startRun({ experiment: 'churn', name: 'poor' });
       tracker.logMetrics(poor, [{ key: 'holdout.auc', value: 0.62, step: 0, timestamp: 1 }]);
+      tracker.logArtifact(poor, { path: 'models/b.onnx', md5: md5('models/b.onnx'), size: 1 });
     } finally {
       store.close();
     }
@@ -155,6 +162,18 @@ describe('cairn models unalias and tag (the built CLI)', function () {
     };
     assert.equal(version.version.runId, good);
     assert.equal(version.version.gateReport.passed, true);
+    // The verdicts are kept with the runs.
+    const shown = JSON.parse(cairn(root, 'exp', 'show', 'good', '--json').stdout) as {
+      gates: { model: string; passed: boolean; version: number | null }[];
+    };
+    assert.deepEqual(
+      shown.gates.map(({ model, passed, version }) => ({ model, passed, version })),
+      [{ model: 'churn', passed: true, version: 1 }],
+    );
+    // Another run's metrics cannot vouch for a model that run did not produce.
+    const borrowed = cairn(root, 'models', 'register', 'churn', 'models/b.onnx', '--run', 'good');
+    assert.equal(borrowed.status, 2);
+    assert.match(borrowed.stderr, /not an artifact of run/);
     const missing = cairn(root, 'models', 'register', 'churn', 'models/a.onnx', '--run', 'nope');
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /nope/);

@@ -190,6 +190,50 @@ describe('sweeps (cairn exp run)', function () {
     assert.notEqual(again.result.sweepRunId, resumed.result.sweepRunId);
   });
 
+  it('registers a best trial that ran before the interruption, from the cache', async () => {
+    const root = make(
+      experiment('register: { model: toy-model, artifact: out/model.onnx }\n').replace('trials: 4', 'trials: 3'),
+      50,
+    );
+    const controller = new AbortController();
+    await sweep(root, {
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.event === 'trial-start' && event.number === 2) setTimeout(() => controller.abort(), 120);
+      },
+    });
+    const { result, events } = await sweep(root);
+    const end = events.find((event) => event.event === 'sweep-end');
+    assert.ok(end && end.event === 'sweep-end');
+    assert.equal(end.notRegistered, undefined);
+    assert.equal(end.registered?.model, 'toy-model');
+    const store = Store.open(root);
+    try {
+      assert.equal(new Registry(store, root).version('toy-model', 1)?.runId, result.best?.runId);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('starts over with --restart, and a later plain run does not resume the abandoned sweep', async () => {
+    const root = make(experiment(), 50);
+    const controller = new AbortController();
+    const first = await sweep(root, {
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.event === 'trial-start' && event.number === 1) setTimeout(() => controller.abort(), 120);
+      },
+    });
+    assert.equal(first.result.status, 'cancelled');
+    const restarted = await sweep(root, { restart: true, trials: 1 });
+    assert.notEqual(restarted.result.sweepRunId, first.result.sweepRunId);
+    const later = await sweep(root, { trials: 1 });
+    const start = later.events.find((event) => event.event === 'sweep-start');
+    assert.ok(start && start.event === 'sweep-start');
+    assert.equal(start.resumed, false);
+    assert.notEqual(later.result.sweepRunId, first.result.sweepRunId);
+  });
+
   it('prunes trials whose intermediate loss is worse than the median of earlier trials', async () => {
     const root = make(experiment('pruning: { metric: loss, min_trials: 2 }\n').replace('trials: 4', 'trials: 8'), 150);
     // Metrics left in the workspace by an earlier run: a pruned trial must not report them as its own.

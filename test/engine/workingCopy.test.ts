@@ -39,6 +39,21 @@ describe('working copies', () => {
     assert.ok(fs.existsSync(path.join(root, '.cairn', 'cache')));
   });
 
+  it('keeps links working from the copy and never writes params through a link out of it', () => {
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-wc-shared-'));
+    try {
+      fs.writeFileSync(path.join(shared, 'rows.csv'), 'a\n1\n');
+      fs.symlinkSync(path.relative(root, shared), path.join(root, 'data'));
+      fs.symlinkSync(path.join(root, 'params.yaml'), path.join(root, 'linked.yaml'));
+      const copy = createWorkingCopy(root, path.join(workingCopiesDir(root, 'sweep-2'), 'trial-0'));
+      assert.equal(fs.readFileSync(path.join(copy, 'data', 'rows.csv'), 'utf8'), 'a\n1\n');
+      assert.throws(() => applyParams(copy, { 'linked.yaml:train.lr': 9 }), /link to a file outside/);
+      assert.match(fs.readFileSync(path.join(root, 'params.yaml'), 'utf8'), /lr: 0\.1/);
+    } finally {
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a folder outside the workspace state', () => {
     assert.throws(() => createWorkingCopy(root, path.join(root, 'copy')), /inside/);
   });

@@ -1,9 +1,11 @@
 // `cairn models ...`: the model registry. Register an ONNX file behind the gate its pipeline
 // declares, list and show versions with their signature, metrics and gate report, move aliases,
 // approve versions, and read the audit log.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatGateReport } from '../../engine/gates/evaluate';
+import { recordRunGate } from '../../engine/gates/reports';
 import { reproduceVersion } from '../../engine/registry/reproduce';
 import type { Reproduction } from '../../engine/registry/reproduce';
 import { PipelineError } from '../../engine/runner';
@@ -14,7 +16,7 @@ import type { AuditEntry, ModelVersion } from '../../engine/registry/registry';
 import { describeTensor, OnnxError } from '../../engine/registry/signature';
 import { readModels } from '../../engine/registry/spec';
 import { stateDir, Store } from '../../engine/store';
-import { nestedMetrics, resolveRun, RunNotFound } from '../../engine/tracking/read';
+import { nestedMetrics, resolveRun, RunNotFound, runDetail } from '../../engine/tracking/read';
 import { rejectUnknownOptions, takeFlag, takeOption, UsageError } from '../args';
 import { renderTable } from '../format';
 import type { Command, CommandContext } from '../args';
@@ -78,13 +80,17 @@ export const modelsCommand: Command = {
 };
 
 /** A tracked run by id, id prefix or name, with its latest metrics in the shape a gate reads. */
-function runOf(root: string, reference: string): { id: string; metrics: Record<string, unknown> } {
+function runOf(root: string, reference: string): { id: string; metrics: Record<string, unknown>; artifacts: string[] } {
   if (!fs.existsSync(path.join(stateDir(root), 'cairn.db')))
     throw new UsageError(`No tracked runs in ${root}, so no run '${reference}'.`);
   const store = Store.open(root);
   try {
     const id = resolveRun(store.db, reference);
-    return { id, metrics: nestedMetrics(store.db, id) };
+    return {
+      id,
+      metrics: nestedMetrics(store.db, id),
+      artifacts: (runDetail(store.db, id)?.artifacts ?? []).map((artifact) => artifact.md5),
+    };
   } catch (error) {
     if (error instanceof RunNotFound) throw new UsageError(error.message);
     throw error;
@@ -93,13 +99,13 @@ function runOf(root: string, reference: string): { id: string; metrics: Record<s
   }
 }
 
-function withRegistry<T>(root: string, work: (registry: Registry) => T): T {
+function withRegistry<T>(root: string, work: (registry: Registry, store: Store) => T): T {
   const store = Store.open(root);
   try {
     const registry = new Registry(store, root);
     // A registry last changed before snapshots existed gets one, so the editor sees its models.
     if (!fs.existsSync(snapshotPath(root))) registry.writeSnapshot();
-    return work(registry);
+    return work(registry, store);
   } finally {
     store.close();
   }
@@ -207,7 +213,16 @@ function registerCommand({ root, json, args }: CommandContext): number {
     );
   // The run that produced the model: recorded with the version, and its metrics judge the gate
   // unless a metrics file is given.
-  const run = runReference === undefined ? undefined : runOf(root, runReference);
+  const found = runReference === undefined ? undefined : runOf(root, runReference);
+  const md5 = createHash('md5').update(fs.readFileSync(onnxPath)).digest('hex');
+  const run = found && { ...found, md5 };
+  if (run) {
+    // The run's metrics judge the gate only for the bytes that run produced.
+    if (!run.artifacts.includes(md5))
+      throw new UsageError(
+        `${onnxArgument} is not an artifact of run ${run.id.slice(0, 8)} (its md5 ${md5} is not among the run's artifacts); give that run's model file, or --metrics instead of --run.`,
+      );
+  }
   const gate = declared?.gate;
   if (gate && metricsFile === undefined && run === undefined && !force)
     throw new UsageError(
@@ -219,8 +234,8 @@ function registerCommand({ root, json, args }: CommandContext): number {
     gate && !metrics
       ? ['registered with --force without judging the gate (no --metrics)', reason].filter(Boolean).join(': ')
       : reason;
-  const result = withRegistry(root, (registry) =>
-    registerWithGate(registry, {
+  const result = withRegistry(root, (registry, store) => {
+    const outcome = registerWithGate(registry, {
       name,
       onnxPath,
       tags: { ...(declared?.tags ?? {}), ...tags },
@@ -233,8 +248,17 @@ function registerCommand({ root, json, args }: CommandContext): number {
       ...(auditReason !== undefined ? { reason: auditReason } : {}),
       ...(declared ? { pipeline: path.relative(root, declared.file) } : {}),
       ...(run ? { runId: run.id } : {}),
-    }),
-  );
+    });
+    // The gate's verdict is kept with the run that produced the model, as for a pipeline run.
+    if (run)
+      recordRunGate(store, run.id, {
+        model: name,
+        md5: run.md5,
+        report: outcome.report,
+        version: outcome.status === 'refused' ? null : outcome.version.version,
+      });
+    return outcome;
+  });
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return result.status === 'refused' ? 1 : 0;

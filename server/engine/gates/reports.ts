@@ -3,6 +3,7 @@
 // hash and the version it became, if any. The run also gets the tags `cairn.gate.<model>` (passed or
 // failed) and, when registered, `cairn.model.<model>` (v<N>), so `exp list` can filter on them.
 import type { Store } from '../store';
+import { Tracker } from '../tracking/tracker';
 import type { GateReport } from './evaluate';
 
 export interface RunGateReport {
@@ -77,4 +78,28 @@ export function wasJudged(store: Store, model: string, md5: string): boolean {
   return (
     store.db.prepare('SELECT 1 FROM run_gate_reports WHERE model = ? AND md5 = ? LIMIT 1').get(model, md5) !== undefined
   );
+}
+
+/**
+ * Keeps what a gate decided about a run's artifact with the run: the report, the tag
+ * `cairn.gate.MODEL=passed|failed`, and `cairn.model.MODEL=vN` when it was registered.
+ */
+export function recordRunGate(
+  store: Store,
+  runId: string,
+  entry: { model: string; md5: string; report: GateReport | null; version: number | null },
+): void {
+  const tags: Record<string, string> = {};
+  if (entry.report) {
+    recordGateReport(store, runId, {
+      model: entry.model,
+      md5: entry.md5,
+      passed: entry.report.passed,
+      version: entry.version,
+      report: entry.report,
+    });
+    tags[gateTag(entry.model)] = entry.report.passed ? 'passed' : 'failed';
+  }
+  if (entry.version !== null) tags[modelTag(entry.model)] = `v${entry.version}`;
+  Tracker.open(store).setTags(runId, tags);
 }

@@ -9,10 +9,9 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRecord } from '../gates/criteria';
 import type { GateReport } from '../gates/evaluate';
-import { gateTag, modelTag, recordGateReport, wasJudged } from '../gates/reports';
+import { recordRunGate, wasJudged } from '../gates/reports';
 import type { RunnableStage } from '../stages';
 import type { Store } from '../store';
-import { Tracker } from '../tracking/tracker';
 import type { DatasetInput } from '../tracking/tracker';
 import { registerDeclaredModel } from './register';
 import { modelsOfFile } from './spec';
@@ -143,19 +142,12 @@ function registerOne(input: RunModelsInput, model: ModelSpec, md5: string): Mode
       message: `${model.name} not registered: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
-  const tags: Record<string, string> = {};
-  if (registration.report) {
-    recordGateReport(store, trackedRunId, {
-      model: model.name,
-      md5,
-      passed: registration.report.passed,
-      version: registration.version ?? null,
-      report: registration.report,
-    });
-    tags[gateTag(model.name)] = registration.report.passed ? 'passed' : 'failed';
-  }
-  if (registration.version !== undefined) tags[modelTag(model.name)] = `v${registration.version}`;
-  Tracker.open(store).setTags(trackedRunId, tags);
+  recordRunGate(store, trackedRunId, {
+    model: model.name,
+    md5,
+    report: registration.report,
+    version: registration.version ?? null,
+  });
   return registration;
 }
 

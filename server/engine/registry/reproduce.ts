@@ -85,7 +85,8 @@ export async function reproduceVersion(
     ),
   );
   try {
-    applyParams(copy, paramSettings(source.params));
+    // Param keys are relative to the pipeline's folder, as the stages read them.
+    applyParams(path.dirname(path.join(copy, pipeline)), paramSettings(source.params));
     const result = await runPipeline({
       root: copy,
       pipelineFile: path.join(copy, pipeline),

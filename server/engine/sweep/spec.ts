@@ -208,13 +208,14 @@ export function readExperiment(file: string, root: string): ExperimentSpec {
 }
 
 /**
- * The line of the search space entry of `key` in the experiment file, for problems found later
- * (a param the pipeline does not have).
+ * The line of the search space entry of `key` (or, with key null, of the top-level `topLevel` key) in
+ * the experiment file, for problems found later (a param or stage the pipeline does not have).
  */
-export function spaceKeyLocation(spec: ExperimentSpec, key: string): string {
+export function spaceKeyLocation(spec: ExperimentSpec, key: string | null, topLevel?: string): string {
   const text = fs.readFileSync(spec.file, 'utf8');
   const parsed = parseWhole(text);
-  const node = mapGet(mapGet(mapGet(parsed.root, 'search'), 'space'), key);
+  const node =
+    key === null ? mapGet(parsed.root, topLevel ?? '') : mapGet(mapGet(mapGet(parsed.root, 'search'), 'space'), key);
   const line = new LineIndex(text).position(nodeStart(node) ?? 0).line + 1;
   return `${path.relative(process.cwd(), spec.file) || spec.file}:${line}`;
 }

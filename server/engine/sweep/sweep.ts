@@ -6,12 +6,15 @@
 // sweep resumes where it stopped: finished trials are kept and interrupted ones run again with the
 // same params and numbers, which with one trial at a time gives exactly the trials an uninterrupted
 // sweep would have run.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ContentCache } from '../cache';
 import { defaultDirection } from '../gates/criteria';
 import type { GateReport } from '../gates/evaluate';
+import { recordRunGate } from '../gates/reports';
 import { registerWithGate } from '../registry/register';
 import { Registry } from '../registry/registry';
 import { readModels } from '../registry/spec';
@@ -151,6 +154,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
   const store = Store.open(root);
   const tracker = Tracker.open(store);
   try {
+    if (options.restart) abandonUnfinished(store, spec);
     const previous = options.restart ? undefined : resumable(store, spec);
     if (previous?.busyPid !== undefined) {
       throw new SweepBusy(
@@ -309,7 +313,12 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
         fatal ??= error;
       }
     }
-    if (fatal !== undefined) throw fatal;
+    if (fatal !== undefined) {
+      tracker.setTags(sweepRunId, { [TAG.done]: 'failed' });
+      tracker.endRun(sweepRunId, 'failed', now());
+      if (!options.keep) fs.rmSync(copies, { recursive: true, force: true });
+      throw fatal;
+    }
     if (signal.aborted) stoppedBy = 'cancelled';
 
     const best = bestTrial(completed, direction);
@@ -335,10 +344,6 @@ export async function runSweep(options: SweepOptions): Promise<SweepResult> {
       );
       ({ registered, gate } = outcome);
       if (outcome.notRegistered !== undefined) notRegistered = outcome.notRegistered;
-      if (bestSummary.runId && gate)
-        tracker.setTags(bestSummary.runId, {
-          [`cairn.gate.${spec.register.model}`]: gate.passed ? 'passed' : 'failed',
-        });
     }
     if (bestCopy && !options.keep) removeWorkingCopy(bestCopy.dir);
     if (!options.keep) fs.rmSync(copies, { recursive: true, force: true });
@@ -394,7 +399,15 @@ function samplerOf(spec: ExperimentSpec): Sampler {
 /** Checks what the experiment names against the workspace before any trial starts. */
 function checkSpec(spec: ExperimentSpec, root: string): void {
   const loaded = workspaceStages(root);
-  const selected = selectStages(loaded, { pipelineFile: spec.pipelineFile, targets: spec.stages });
+  let selected;
+  try {
+    selected = selectStages(loaded, { pipelineFile: spec.pipelineFile, targets: spec.stages });
+  } catch (error) {
+    // A stage the experiment names that the pipeline does not have is the experiment file's mistake.
+    if (error instanceof PipelineError && spec.stages.length > 0 && /^No stage '/.test(error.message))
+      throw new ExperimentSpecError(`${spaceKeyLocation(spec, null, 'stages')}: ${error.message} Fix stages.`);
+    throw error;
+  }
   if (spec.objective?.stage !== undefined && !selected.some((stage) => stage.name === spec.objective?.stage)) {
     throw new ExperimentSpecError(
       `${path.relative(process.cwd(), spec.file)}: the objective's stage '${spec.objective.stage}' is not among the stages the experiment runs. Fix objective.stage.`,
@@ -410,6 +423,11 @@ function checkSpec(spec: ExperimentSpec, root: string): void {
   for (const param of spec.search?.space.params ?? []) {
     const colon = param.name.lastIndexOf(':');
     const file = path.resolve(path.dirname(spec.pipelineFile), colon > 0 ? param.name.slice(0, colon) : 'params.yaml');
+    const inside = path.relative(root, file);
+    if (inside.startsWith('..') || path.isAbsolute(inside))
+      throw new ExperimentSpecError(
+        `${spaceKeyLocation(spec, param.name)}: '${param.name}' names a params file outside the workspace. Use a file inside ${root}.`,
+      );
     const keys = (colon > 0 ? param.name.slice(colon + 1) : param.name).split('.');
     let value: unknown;
     try {
@@ -514,6 +532,24 @@ function resumable(store: Store, spec: ExperimentSpec): Resumable | undefined {
   }
   result.interrupted = result.interrupted.filter((trial) => !done.has(trial.number));
   return result;
+}
+
+/** Marks every unfinished sweep of the experiment as done, so a later plain run does not resume it. */
+function abandonUnfinished(store: Store, spec: ExperimentSpec): void {
+  for (;;) {
+    const previous = resumable(store, spec);
+    if (!previous) return;
+    if (previous.busyPid !== undefined)
+      throw new SweepBusy(
+        `The sweep of ${spec.name} is running in process ${previous.busyPid}; stop it before starting over.`,
+      );
+    const tracker = Tracker.open(store);
+    tracker.setTags(previous.runId, { [TAG.done]: 'abandoned' });
+    const row = store.db.prepare('SELECT status FROM tracked_runs WHERE id = ?').get(previous.runId) as {
+      status: string;
+    };
+    if (row.status === 'running') tracker.endRun(previous.runId, 'cancelled');
+  }
 }
 
 /** Marks a resumed sweep's run as running again. */
@@ -708,19 +744,21 @@ function registerBest(
       notRegistered: `model '${register.model}' is not declared in a pipeline's models section; give register.artifact`,
     };
   }
-  if (copyDir === undefined) {
-    return {
-      registered: null,
-      gate: null,
-      notRegistered: 'the best trial ran in an earlier session; its working copy is gone',
-    };
+  // The trial's file in its working copy, else (the best trial ran before an interruption, and its
+  // copy is gone) the bytes its run recorded, from the content cache the copies share.
+  const relative = path.relative(root, artifact).split(path.sep).join('/');
+  let onnxPath = copyDir === undefined ? undefined : path.join(copyDir, relative);
+  if (onnxPath === undefined || !fs.existsSync(onnxPath)) {
+    const recorded = best.runId
+      ? runDetail(store.db, best.runId)?.artifacts.find((entry) => entry.path === relative)
+      : undefined;
+    onnxPath = (recorded && new ContentCache(root).objectPath(recorded.md5)) ?? undefined;
   }
-  const onnxPath = path.join(copyDir, path.relative(root, artifact));
-  if (!fs.existsSync(onnxPath)) {
+  if (onnxPath === undefined || !fs.existsSync(onnxPath)) {
     return {
       registered: null,
       gate: null,
-      notRegistered: `the best trial produced no ${path.relative(root, artifact)}`,
+      notRegistered: `the best trial's ${relative} is neither in its working copy nor in the cache`,
     };
   }
   const gate = spec.gate ?? declared?.gate;
@@ -736,10 +774,14 @@ function registerBest(
     tags: { ...declared?.tags, 'cairn.sweep': sweepRunId, 'cairn.trial': String(best.number) },
     reason: `best trial ${best.number} of sweep ${sweepRunId} (${spec.name})`,
   });
+  const md5 = createHash('md5').update(fs.readFileSync(onnxPath)).digest('hex');
   if (result.status === 'refused') {
+    if (best.runId)
+      recordRunGate(store, best.runId, { model: register.model, md5, report: result.report, version: null });
     return { registered: null, gate: result.report, notRegistered: `the gate failed: ${result.report.summary}` };
   }
   const version = result.version.version;
+  if (best.runId) recordRunGate(store, best.runId, { model: register.model, md5, report: result.report, version });
   if (register.alias !== undefined) {
     registry.setAlias(register.model, register.alias, version, { reason: `best of sweep ${sweepRunId}` });
   }
