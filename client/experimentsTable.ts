@@ -3,13 +3,13 @@
 // media/experiments.js); answers Compare with `exp compare` and `exp history`, and stars with
 // `exp tag`/`exp untag`. The table refreshes itself, throttled, when the store is written. The
 // webview speaks only experimentsContract.ts.
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { failureText, runCli } from './cliProcess';
 import { readConfig } from './config';
 import { cairnJson } from './runs';
+import { webviewHtml } from './webviewHtml';
 import type {
   FilterProblem,
   HostMessage,
@@ -251,29 +251,7 @@ export class ExperimentsTable implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'experiments.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'experiments.css'));
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `img-src ${webview.cspSource} data:`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}" nonce="${nonce}">
-<title>Experiments</title>
-</head>
-<body>
-<div id="root"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml(webview, media, { bundle: 'experiments', title: 'Experiments', rootId: 'root' });
   }
 
   dispose(): void {

@@ -1,10 +1,10 @@
 // The lineage panel's host: asks `cairn lineage --json` for a graph and pushes it to the webview
 // (client/webview/lineage.ts, built into media/lineage.js). One panel, revealed again on each
 // request; the webview speaks only the messages of lineageContract.ts.
-import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { cairnJson } from './runs';
 import type { HostMessage, LineageGraph, WebviewMessage } from './webview/lineageContract';
+import { webviewHtml } from './webviewHtml';
 
 /** What to show: the lineage of a file, or the whole workspace with a stage selected. */
 export interface LineageRequest {
@@ -91,29 +91,7 @@ export class LineagePanel implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'lineage.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'lineage.css'));
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `img-src ${webview.cspSource} data:`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}" nonce="${nonce}">
-<title>Lineage</title>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml(webview, media, { bundle: 'lineage', title: 'Lineage', rootId: 'app' });
   }
 
   dispose(): void {

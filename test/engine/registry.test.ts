@@ -6,58 +6,20 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { gateFromValue } from '../../server/engine/gates/criteria';
 import { registerWithGate } from '../../server/engine/registry/register';
 import { Registry, RegistryError } from '../../server/engine/registry/registry';
 import { OnnxError, readOnnxSignature } from '../../server/engine/registry/signature';
 import { Store } from '../../server/engine/store';
+import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace, yaml } from '../helpers/workspace';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const repository = path.resolve(__dirname, '../..');
 
-/** The encoded bytes of sigmoid(features · weights + bias), built as the weather example builds its model. */
-function logisticOnnx(weights: number[], bias: number): Uint8Array {
-  const tensor = (name: string, shape: (string | number)[]): onnxProto.onnx.IValueInfoProto => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size })) },
-      },
-    },
-  });
-  const model = onnx.ModelProto.fromObject({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'cairn-test',
-    producerVersion: '1',
-    metadataProps: [{ key: 'feature_names', value: '["a","b"]' }],
-    graph: {
-      name: 'logistic_regression',
-      node: [
-        { name: 'linear', opType: 'Gemm', input: ['features', 'weights', 'bias'], output: ['logit'] },
-        { name: 'sigmoid', opType: 'Sigmoid', input: ['logit'], output: ['probability'] },
-      ],
-      initializer: [
-        { name: 'weights', dataType: FLOAT, dims: [weights.length, 1], floatData: weights },
-        { name: 'bias', dataType: FLOAT, dims: [1], floatData: [bias] },
-      ],
-      input: [tensor('features', ['N', weights.length])],
-      output: [tensor('probability', ['N', 1])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
-
+/** A logistic model with the feature names as metadata, as the weather example writes them. */
 function writeModel(root: string, relative: string, weights: number[], bias = 0): string {
-  const file = path.join(root, relative);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, logisticOnnx(weights, bias));
-  return file;
+  return writeLogisticModel(root, relative, weights, bias, { feature_names: '["a","b"]' });
 }
 
 function withRegistry<T>(root: string, work: (registry: Registry, store: Store) => T): T {

@@ -7,8 +7,8 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
-/** The encoded bytes of a logistic regression over `weights.length` features. */
-export function logisticOnnx(weights: number[], bias = 0): Uint8Array {
+/** The encoded bytes of a logistic regression over `weights.length` features, with optional metadata. */
+export function logisticOnnx(weights: number[], bias = 0, metadata: Record<string, string> = {}): Uint8Array {
   const tensor = (name: string, shape: (string | number)[]): onnxProto.onnx.IValueInfoProto => ({
     name,
     type: {
@@ -23,6 +23,7 @@ export function logisticOnnx(weights: number[], bias = 0): Uint8Array {
     opsetImport: [{ domain: '', version: 13 }],
     producerName: 'cairn-test',
     producerVersion: '1',
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: 'logistic_regression',
       node: [
@@ -41,9 +42,15 @@ export function logisticOnnx(weights: number[], bias = 0): Uint8Array {
 }
 
 /** Writes a logistic model to `root/relative` and returns its absolute path. */
-export function writeLogisticModel(root: string, relative: string, weights: number[], bias = 0): string {
+export function writeLogisticModel(
+  root: string,
+  relative: string,
+  weights: number[],
+  bias = 0,
+  metadata: Record<string, string> = {},
+): string {
   const file = path.join(root, relative);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, logisticOnnx(weights, bias));
+  fs.writeFileSync(file, logisticOnnx(weights, bias, metadata));
   return file;
 }

@@ -39,7 +39,8 @@ interface Sql {
   values: (string | number)[];
 }
 
-const ATTRIBUTE_SQL: Record<string, string> = {
+/** The SQL of each run attribute over `tracked_runs r` (shared with table.ts). */
+export const ATTRIBUTE_SQL: Record<string, string> = {
   id: 'r.id',
   name: 'r.name',
   status: 'r.status',

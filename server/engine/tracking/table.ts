@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { parseFilter, parseSort } from './filter';
 import type { Sort } from './filter';
-import { compileFilter } from './query';
+import { ATTRIBUTE_SQL, compileFilter } from './query';
 import type { RunQuery } from './query';
 
 export type TableColumnKind = 'attribute' | 'param' | 'metric' | 'tag';
@@ -29,19 +29,6 @@ export type TableQuery = Omit<RunQuery, 'params' | 'metrics'>;
 
 /** The attribute columns every table starts with; `experiment` only when the table spans several. */
 const ATTRIBUTE_COLUMNS = ['id', 'name', 'status', 'start_time', 'duration', 'parent'] as const;
-
-const ATTRIBUTE_SQL: Record<string, string> = {
-  id: 'r.id',
-  name: 'r.name',
-  status: 'r.status',
-  experiment: '(SELECT name FROM experiments WHERE id = r.experiment_id)',
-  start_time: 'r.start_time',
-  end_time: 'r.end_time',
-  duration: '(r.end_time - r.start_time)',
-  git_commit: 'r.git_commit',
-  git_branch: 'r.git_branch',
-  parent: 'r.parent_run_id',
-};
 
 /** Attributes that may be NULL sort their NULLs last, as in query.ts. */
 const NULLABLE_ATTRIBUTES = new Set(['end_time', 'duration', 'git_commit', 'git_branch', 'parent']);
