@@ -238,6 +238,67 @@ const MIGRATIONS: string[] = [
   CREATE INDEX tracked_runs_by_name ON tracked_runs(name);
   CREATE INDEX tracked_runs_by_experiment_name ON tracked_runs(experiment_id, name);
   `,
+  // Deployments (server/engine/deploy): what each model server serves and how traffic is split, so
+  // a restarted server resumes where it was; the events of each (deploys, rollout steps, promotions,
+  // rollbacks with their reason, hot swaps, retrains); the alerts the monitor raised; and the retrains
+  // the loop proposed or ran. High-volume prediction logs live in a file of their own per deployment
+  // (server/engine/monitor/log.ts), not here.
+  `
+  CREATE TABLE deployments (
+    name TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    port INTEGER,
+    state TEXT NOT NULL,
+    started_at INTEGER,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE deployment_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    detail TEXT,
+    actor TEXT
+  );
+  CREATE INDEX deployment_events_by_deployment ON deployment_events(deployment, id);
+  CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    value REAL,
+    message TEXT NOT NULL,
+    runbook TEXT,
+    actions TEXT,
+    fired_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    acknowledged_at INTEGER
+  );
+  CREATE INDEX alerts_by_deployment ON alerts(deployment, id);
+  CREATE TABLE retrains (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment TEXT NOT NULL,
+    alert INTEGER,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    run_id TEXT,
+    model TEXT,
+    version INTEGER,
+    detail TEXT,
+    proposed_at INTEGER NOT NULL,
+    approved_by TEXT,
+    started_at INTEGER,
+    ended_at INTEGER
+  );
+  CREATE INDEX retrains_by_deployment ON retrains(deployment, id);
+  `,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
