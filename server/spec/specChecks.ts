@@ -182,6 +182,10 @@ export function checkDeployment(
       });
     }
   }
+  const referencePathNode = mapGet(mapGet(monitoring, 'reference'), 'path');
+  problems.push(...checkDataPath(workspace, folder, referencePathNode, 'drift reference'));
+  for (const item of stringItems(mapGet(mapGet(monitoring, 'retrain'), 'data')))
+    problems.push(...checkDataPath(workspace, folder, item.node, 'retrain data'));
   const alerts = mapGet(monitoring, 'alerts');
   const alertNames: string[] = [];
   if (isSeq(alerts)) {
@@ -243,6 +247,31 @@ export function checkDeployment(
       });
   }
   return problems;
+}
+
+/** A data file named by a deployment (drift reference, retrain trigger): inside the workspace, and there. */
+function checkDataPath(workspace: Workspace, folder: string, node: YamlNode | null, what: string): AnchoredProblem[] {
+  const value = scalarString(node);
+  if (!value || !node) return [];
+  const relativePath = joinPath(folder, value);
+  if (escapesWorkspace(relativePath))
+    return [
+      {
+        severity: 'error',
+        code: 'path-escapes',
+        message: `The ${what} '${value}' is outside the workspace.`,
+        anchor: node,
+      },
+    ];
+  if (workspace.exists(workspace.absolute(relativePath))) return [];
+  return [
+    {
+      severity: 'warning',
+      code: 'path-missing',
+      message: `The ${what} '${relativePath}' does not exist yet; run the stage that writes it, or fix the path.`,
+      anchor: node,
+    },
+  ];
 }
 
 /** A registered model's alias or version that the registry does not have (as of its snapshot). */

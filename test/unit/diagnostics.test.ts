@@ -378,6 +378,27 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'a deployment whose drift reference and retrain data are missing or outside the workspace',
+    files: {
+      'data/new.csv': 'x\n1\n',
+      'api.deploy.yaml': yaml`
+        model: churn@champion
+        monitoring:
+          reference: { path: data/reference.csv }
+          retrain:
+            experiment: churn.experiment.yaml
+            data: [data/new.csv, ../elsewhere.csv]
+      `,
+    },
+    file: 'api.deploy.yaml',
+    expect: [
+      "1:8 warning model-unknown | No pipeline declares the model 'churn'",
+      '3:22 warning path-missing | data/reference.csv',
+      "5:17 error experiment-missing | The retrain experiment 'churn.experiment.yaml' does not exist.",
+      "6:26 error path-escapes | The retrain data '../elsewhere.csv' is outside the workspace.",
+    ],
+  },
+  {
     name: 'a model artifact that no stage produces',
     files: {
       'pipeline.yaml': yaml`
