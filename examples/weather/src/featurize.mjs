@@ -4,7 +4,7 @@
 // Features are standardized with the mean and standard deviation of the training examples only,
 // saved to data/features/scaler.json so that serving can apply the same transform.
 // Writes data/features/train.json, data/features/holdout.json and data/features/scaler.json.
-import { fail, numberParam, readCsv, readParams, round6, writeCompactJson, writeJson } from './io.mjs';
+import { fail, numberParam, readCsv, readParams, round6, writeCompactJson, writeCsv, writeJson } from './io.mjs';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const LAGGED = ['precipitation', 'temp_max', 'temp_min', 'wind'];
@@ -25,9 +25,16 @@ const train = examplesOf(days, lags, 0, trainDays.length);
 const holdout = examplesOf(days, lags, trainDays.length, days.length);
 const scaler = scalerOf(featureNames, train.features);
 
+const trainFeatures = standardized(train, scaler);
+const holdoutFeatures = standardized(holdout, scaler);
 writeJson('data/features/scaler.json', scaler);
-writeCompactJson('data/features/train.json', standardized(train, scaler));
-writeCompactJson('data/features/holdout.json', standardized(holdout, scaler));
+writeCompactJson('data/features/train.json', trainFeatures);
+writeCompactJson('data/features/holdout.json', holdoutFeatures);
+// The same examples as tables with one column per model input: the training table is the reference
+// a deployment's drift monitoring compares requests with, the hold-out table is what `cairn score`
+// and the demo send to the model.
+writeFeatureTable('data/features/train.csv', trainFeatures);
+writeFeatureTable('data/features/holdout.csv', holdoutFeatures);
 console.log(
   `featurize: ${featureNames.length} features, ${train.labels.length} training and ` +
     `${holdout.labels.length} hold-out examples`,
@@ -119,4 +126,14 @@ function standardized(examples, scaler) {
       row.map((value, column) => round6((value - scaler.mean[column]) / scaler.std[column])),
     ),
   };
+}
+
+function writeFeatureTable(path, examples) {
+  const columns = ['date', ...examples.feature_names, 'label'];
+  const records = examples.features.map((row, index) => {
+    const record = { date: examples.dates[index], label: examples.labels[index] };
+    examples.feature_names.forEach((name, column) => (record[name] = row[column]));
+    return record;
+  });
+  writeCsv(path, columns, records);
 }
