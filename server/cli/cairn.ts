@@ -11,6 +11,7 @@ import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
 import { expCommand } from './commands/exp';
+import { exportCommand } from './commands/export';
 import { validateCommand } from './commands/validate';
 
 const COMMANDS: Record<string, Command> = {
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   gc: gcCommand,
   exp: expCommand,
   models: modelsCommand,
+  export: exportCommand,
 };
 
 function usage(): string {
