@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { layOutCorpus } from '../helpers/corpus';
 import { makeWorkspace, yaml } from '../helpers/workspace';
-import { exportSourceOf, readExportSource } from '../../server/engine/export/deploySpec';
+import { readExportSource } from '../../server/engine/export/deploySpec';
+import type { ExportSource } from '../../server/engine/export/deploySpec';
 import { argoWorkflow, MAX_DAG_TASKS, taskNames } from '../../server/engine/export/argo';
 import { kubernetesResources } from '../../server/engine/export/kubernetes';
 import { pipelineStages } from '../../server/engine/export/pipelineStages';
@@ -61,6 +62,12 @@ function cairn(root: string, ...args: string[]): { status: number | null; stdout
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The export view of a deployment document, written to a file of its own and read as the CLI reads it. */
+function sourceOf(spec: Json): ExportSource {
+  const root = makeWorkspace({ 'churn.deploy.yaml': stringify(spec) });
+  return readExportSource(path.join(root, 'churn.deploy.yaml'), root);
+}
 
 /** Argo's own rules for a DAG that the model package does not check: names, references, no cycle. */
 function checkDag(workflow: Json): void {
@@ -198,7 +205,7 @@ describe('cairn export k8s and argo', function () {
       export: { kubernetes: { image: 'img' }, kserve: { storage_uri: 'pvc://models/churn' } },
     };
     const percent = (spec: Json): unknown =>
-      kubernetesResources(exportSourceOf('/w/churn.deploy.yaml', spec), {
+      kubernetesResources(sourceOf(spec), {
         specPath: 'churn.deploy.yaml',
       }).resources.find((entry) => entry.file === 'inferenceservice.yaml')?.resource['spec'];
     const canary = {
@@ -218,7 +225,7 @@ describe('cairn export k8s and argo', function () {
     assert.equal((percent(ab) as Json)['predictor']['canaryTrafficPercent'], 30);
     assert.equal((percent(base) as Json)['predictor']['canaryTrafficPercent'], undefined);
     for (const spec of [canary, overridden, ab, base]) {
-      const resource = kubernetesResources(exportSourceOf('/w/churn.deploy.yaml', spec), { specPath: 'x' }).resources;
+      const resource = kubernetesResources(sourceOf(spec), { specPath: 'x' }).resources;
       for (const { resource: written } of resource)
         if (written['kind'] === 'InferenceService')
           assert.ok(validateInferenceService(written), JSON.stringify(validateInferenceService.errors));
@@ -227,7 +234,7 @@ describe('cairn export k8s and argo', function () {
   });
 
   it('without autoscaling or storage_uri: a fixed replica count, no autoscaler, no InferenceService, and says so', () => {
-    const source = exportSourceOf('/w/churn.deploy.yaml', {
+    const source = sourceOf({
       name: 'churn-api',
       model: { name: 'churn', alias: 'champion' },
       export: { kubernetes: { image: 'img', replicas: 3 } },
@@ -259,7 +266,7 @@ describe('cairn export k8s and argo', function () {
     result = cairn(root, 'export', 'k8s', 'b.deploy.yaml');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /b\.deploy\.yaml:4: /);
-    assert.throws(() => readExportSource(path.join(root, 'missing.deploy.yaml')), /cannot read the deployment file/);
+    assert.throws(() => readExportSource(path.join(root, 'missing.deploy.yaml'), root), /missing\.deploy\.yaml/);
   });
 
   it('writes the weather pipeline as an Argo DAG: one task per stage, edges from the stage graph', () => {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { ArgoExportError, argoWorkflow, dnsLabel } from '../../engine/export/argo';
-import { DeploymentFileError, readExportSource } from '../../engine/export/deploySpec';
+import { DeploymentSpecError, readExportSource } from '../../engine/export/deploySpec';
 import { ExportError, kubernetesResources } from '../../engine/export/kubernetes';
 import { pipelineStages } from '../../engine/export/pipelineStages';
 import { specKindOf } from '../../spec/schemas';
@@ -35,7 +35,7 @@ export const exportCommand: Command = {
           );
       }
     } catch (error) {
-      if (error instanceof DeploymentFileError || error instanceof ExportError || error instanceof ArgoExportError)
+      if (error instanceof DeploymentSpecError || error instanceof ExportError || error instanceof ArgoExportError)
         throw new UsageError(error.message);
       throw error;
     }
@@ -52,11 +52,14 @@ function exportKubernetes({ root, json, args }: CommandContext): number {
   const image = takeOption(args, '--image');
   rejectUnknownOptions(args);
   const file = requireFile(args, 'deployment', 'the deployment file (NAME.deploy.yaml)');
-  const source = readExportSource(file);
   const relative = path.relative(root, file).split(path.sep).join('/');
   if (relative.startsWith('..'))
     throw new UsageError(`${file} is outside the workspace ${root}; the image holds the workspace, so export from it.`);
-  const exported = kubernetesResources(source, { specPath: relative, ...(image !== undefined ? { image } : {}) });
+  const source = readExportSource(file, root);
+  const exported = kubernetesResources(source, {
+    specPath: source.relativeFile,
+    ...(image !== undefined ? { image } : {}),
+  });
   const folder = path.resolve(out ?? path.join(root, 'k8s', source.name));
   fs.mkdirSync(folder, { recursive: true });
   const written: string[] = [];
