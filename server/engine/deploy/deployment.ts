@@ -1,0 +1,468 @@
+// One running deployment inside its server process: the spec, the versions it serves, the rollout
+// state, the serving engine (S1's ModelServer), the prediction log, and every decision the control
+// plane takes (steps, promote, abort, rollback, hot swap, stop), each recorded as an event and
+// persisted in the `deployments` row so a restarted server resumes where it was. Actions run one at
+// a time through a queue: a tick, an admin call and an alias move never interleave.
+import type { DeploymentEventKind, DeploymentStatus, ServedVersion } from '../../shared/deployments';
+import { PredictionLog } from '../monitor/log';
+import { currentActor, Registry } from '../registry/registry';
+import type { ModelVersion } from '../registry/registry';
+import type { PredictionRecord } from '../serving/record';
+import type { Store } from '../store';
+import { isServingMetric, labelledMetric, ObservationWindow, servingMetric } from './analysis';
+import type { EngineFactory, ServingEngine } from './engine';
+import { deploymentRow, recordEvent, saveDeployment, statusOf } from './records';
+import type { DeploymentState } from './records';
+import { abortRollout, idleRollout, promoteRollout, rolloutActive, startRollout, tickRollout } from './rollout';
+import type { RolloutAction, RolloutDecision } from './rollout';
+import { registryReference } from './spec';
+import type { DeploymentSpec, ModelRef } from './spec';
+
+/** A request the control plane refuses (nothing to promote or roll back); the message says why. */
+export class DeploymentActionError extends Error {}
+
+export class Deployment {
+  readonly window = new ObservationWindow();
+  readonly registry: Registry;
+  readonly predictionLog: PredictionLog;
+  state!: DeploymentState;
+  private engine!: ServingEngine;
+  private versions!: { stable: ModelVersion; candidate: ModelVersion | null; fallback: ModelVersion | null };
+  private queue: Promise<unknown> = Promise.resolve();
+  private startedAt = 0;
+  private readonly now: () => number;
+  private stopping = false;
+
+  constructor(
+    readonly root: string,
+    public spec: DeploymentSpec,
+    readonly store: Store,
+    private readonly log: (message: string) => void,
+    now?: () => number,
+  ) {
+    this.registry = new Registry(store, root);
+    this.now = now ?? Date.now;
+    this.predictionLog = PredictionLog.open(root, spec.name, {
+      policy: spec.monitoring.log,
+      autoFlush: true,
+      onError: (error) => log(`prediction log: ${error.message}`),
+    });
+  }
+
+  /** Resolves the versions, restores or starts the rollout, starts the engine and records the row. */
+  async start(
+    engineFactory: EngineFactory,
+    options: {
+      host: string;
+      port: number;
+      serveToken: string | null;
+      adminRoutes: Parameters<EngineFactory>[0]['adminRoutes'];
+    },
+  ): Promise<void> {
+    const now = this.now();
+    this.startedAt = now;
+    const stable = this.resolve(this.spec.model);
+    const candidateVersion = this.spec.rollout.candidate ? this.resolve(this.spec.rollout.candidate) : null;
+    const candidate = candidateVersion && !sameVersion(candidateVersion, stable) ? candidateVersion : null;
+    const fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
+    const previous = deploymentRow(this.store.db, this.spec.name);
+    const restorable =
+      previous !== null &&
+      previous.state.rolloutDigest === this.spec.rolloutDigest &&
+      previous.state.stable.model === stable.model &&
+      previous.state.stable.version === stable.version &&
+      (previous.state.candidate?.version ?? null) === (candidate?.version ?? null);
+    let decision: RolloutDecision;
+    let restored = false;
+    if (restorable && previous) {
+      decision = { memory: previous.state.rollout, actions: [] };
+      restored = true;
+    } else if (candidate) {
+      decision = startRollout(this.spec.rollout, now);
+    } else {
+      decision = { memory: idleRollout(this.spec.rollout), actions: [] };
+    }
+    const serving = candidate !== null && rolloutActive(decision.memory);
+    this.versions = { stable, candidate: serving ? candidate : null, fallback };
+    this.state = {
+      rolloutDigest: this.spec.rolloutDigest,
+      stable: served(this.spec.model.ref, stable),
+      candidate: candidate && this.spec.rollout.candidate ? served(this.spec.rollout.candidate.ref, candidate) : null,
+      rollout: decision.memory,
+      previousStable: restorable && previous ? previous.state.previousStable : null,
+      workers: [],
+      url: null,
+      health: 'down',
+    };
+    this.save('starting', null);
+    this.engine = await engineFactory({
+      spec: this.spec,
+      host: options.host,
+      port: options.port,
+      token: options.serveToken,
+      onPrediction: (record) => this.observe(record),
+      onWorkerExit: (version, detail) => this.enqueue(() => this.workerExited(version, detail)),
+      adminRoutes: options.adminRoutes,
+      log: this.log,
+    });
+    await this.engine.setVersions(this.versions);
+    this.engine.setTraffic(this.trafficWithKey());
+    const { port } = await this.engine.start();
+    const host = options.host;
+    this.state.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.refreshWorkers();
+    this.save('serving', { host, port });
+    this.event(
+      restored ? 'restore' : 'deploy',
+      restored
+        ? `restored ${this.describeVersions()} at ${this.state.url}: rollout ${decision.memory.phase}${decision.memory.step !== null ? `, step ${decision.memory.step + 1}/${decision.memory.steps ?? 0}` : ''}, traffic ${trafficText(decision.memory.traffic)}`
+        : `serving ${this.describeVersions()} at ${this.state.url}`,
+    );
+    if (!restored) await this.apply(decision, 'system');
+  }
+
+  /** Runs an action after the ones before it; errors are logged, never thrown into a timer. */
+  enqueue<T>(work: () => Promise<T> | T): Promise<T> {
+    const next = this.queue.then(work);
+    this.queue = next.catch((error: unknown) => this.log(`control plane: ${describeError(error)}`));
+    return next;
+  }
+
+  /** One tick of the rollout controller on the candidate's metrics. */
+  tick(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.stopping) return;
+      const decision = tickRollout(
+        this.spec.rollout,
+        this.state.rollout,
+        (metric, since) => this.candidateMetric(metric, since),
+        this.now(),
+      );
+      if (decision.memory !== this.state.rollout) await this.apply(decision, 'system');
+      else this.refreshWorkers(true);
+    });
+  }
+
+  /** Promotes the candidate now (admin API, CLI). */
+  promote(actor: string, reason: string | null): Promise<DeploymentStatus> {
+    return this.enqueue(async () => {
+      if (!this.versions.candidate || !rolloutActive(this.state.rollout))
+        throw new DeploymentActionError(
+          `${this.spec.name} has no rollout in progress to promote (rollout ${this.state.rollout.phase}).`,
+        );
+      await this.apply(promoteRollout(this.state.rollout, reason ?? `promoted by ${actor}`, this.now()), actor);
+      return this.status();
+    });
+  }
+
+  /** Rolls back: aborts a rollout in progress, or returns to the version the last promotion replaced. */
+  rollback(actor: string, reason: string | null): Promise<DeploymentStatus> {
+    return this.enqueue(async () => {
+      await this.rollbackNow(actor, reason ?? `rolled back by ${actor}`);
+      return this.status();
+    });
+  }
+
+  /** Follows moved aliases: a new stable version is hot-swapped, a new candidate starts a rollout. */
+  reconcile(trigger: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.stopping) return;
+      let stable: ModelVersion;
+      let candidate: ModelVersion | null;
+      try {
+        stable = this.resolve(this.spec.model);
+        candidate = this.spec.rollout.candidate ? this.resolve(this.spec.rollout.candidate) : null;
+      } catch (error) {
+        this.log(`${trigger}: ${describeError(error)}`);
+        return;
+      }
+      if (candidate && sameVersion(candidate, stable)) candidate = null;
+      const stableMoved = !sameVersion(stable, this.versions.stable);
+      const knownCandidate = this.state.candidate;
+      const candidateMoved =
+        candidate !== null &&
+        (knownCandidate === null ||
+          knownCandidate.model !== candidate.model ||
+          knownCandidate.version !== candidate.version);
+      if (!stableMoved && !candidateMoved) return;
+      if (stableMoved) {
+        const before = this.versions.stable;
+        this.versions = { ...this.versions, stable };
+        this.state.stable = served(this.spec.model.ref, stable);
+        await this.engine.setVersions(this.versions);
+        this.event(
+          'swap',
+          `${this.spec.model.ref} moved: ${label(before)} → ${label(stable)} (${trigger}); hot-swapped`,
+        );
+      }
+      if (candidateMoved && candidate && this.spec.rollout.candidate) {
+        this.state.candidate = served(this.spec.rollout.candidate.ref, candidate);
+        this.versions = { ...this.versions, candidate };
+        this.event(
+          'deploy',
+          `new candidate ${label(candidate)} (${this.spec.rollout.candidate.ref}): ${this.spec.rollout.strategy} rollout starts`,
+        );
+        this.window.clear();
+        await this.engine.setVersions(this.versions);
+        await this.apply(startRollout(this.spec.rollout, this.now()), 'system');
+      } else {
+        this.refreshWorkers();
+        this.save('serving');
+      }
+    });
+  }
+
+  /** Stops accepting requests, finishes those in flight, stops the workers and records the stop. */
+  async stop(actor: string, reason: string): Promise<void> {
+    await this.enqueue(async () => {
+      if (this.stopping) return;
+      this.stopping = true;
+      this.save('draining');
+      await this.engine.stop({ drainMs: Math.min(this.spec.server.timeoutMs, 30_000) });
+      this.predictionLog.close();
+      this.state.workers = [];
+      this.state.health = 'stopped';
+      this.state.url = null;
+      this.event('stop', `stopped (${reason})`, actor);
+      this.save('stopped', { host: null, port: null }, null);
+    });
+  }
+
+  /** The status document of this deployment. */
+  status(): DeploymentStatus {
+    const row = deploymentRow(this.store.db, this.spec.name);
+    if (!row) throw new Error(`deployment ${this.spec.name} has no row`);
+    return statusOf(this.store.db, row);
+  }
+
+  /** Records a deployment event. */
+  event(kind: DeploymentEventKind, message: string, actor: string | null = null, detail?: unknown): void {
+    recordEvent(this.store.db, this.spec.name, kind, message, {
+      at: this.now(),
+      actor,
+      ...(detail !== undefined ? { detail } : {}),
+    });
+    this.log(`${kind}: ${message}`);
+  }
+
+  /** Aborts the rollout in progress (an alert in rollout.abort_on fired). */
+  abort(reason: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (rolloutActive(this.state.rollout))
+        await this.apply(abortRollout(this.state.rollout, reason, this.now()), 'system');
+    });
+  }
+
+  /** Every pid of the server: this process and its workers. */
+  pids(): number[] {
+    return [process.pid, ...this.state.workers];
+  }
+
+  get running(): boolean {
+    return !this.stopping;
+  }
+
+  private async rollbackNow(actor: string, reason: string): Promise<void> {
+    if (rolloutActive(this.state.rollout)) {
+      await this.apply(abortRollout(this.state.rollout, reason, this.now()), actor);
+      return;
+    }
+    const previous = this.state.previousStable;
+    if (!previous)
+      throw new DeploymentActionError(
+        `${this.spec.name} has nothing to roll back: no rollout in progress and no earlier stable version recorded.`,
+      );
+    const target = this.registry.version(previous.model, previous.version);
+    if (!target) throw new DeploymentActionError(`${previous.model}:${previous.version} is no longer in the registry.`);
+    const current = this.versions.stable;
+    this.moveStableAlias(target, actor, reason);
+    this.versions = { ...this.versions, stable: target, candidate: null };
+    this.state.stable = served(this.spec.model.ref, target);
+    this.state.previousStable = null;
+    this.state.rollout = {
+      ...this.state.rollout,
+      phase: 'aborted',
+      reason,
+      traffic: { stable: 100, candidate: 0, mirror: 0 },
+    };
+    await this.engine.setVersions(this.versions);
+    this.engine.setTraffic(this.trafficWithKey());
+    this.event('rollback', `rolled back from ${label(current)} to ${label(target)}: ${reason}`, actor);
+    this.refreshWorkers();
+    this.save('serving');
+  }
+
+  /** Carries out a controller decision: traffic, promotion (the alias moves) or abort; records each. */
+  private async apply(decision: RolloutDecision, actor: string): Promise<void> {
+    const before = this.state.rollout;
+    this.state.rollout = decision.memory;
+    for (const action of decision.actions) await this.carryOut(action, actor);
+    if (decision.actions.length === 0 && before.phase !== decision.memory.phase && decision.memory.reason)
+      this.event('step', decision.memory.reason, actor === 'system' ? null : actor);
+    this.refreshWorkers();
+    this.save('serving');
+  }
+
+  private async carryOut(action: RolloutAction, actor: string): Promise<void> {
+    const who = actor === 'system' ? null : actor;
+    switch (action.kind) {
+      case 'traffic':
+        this.engine.setTraffic(this.trafficWithKey());
+        this.event('step', action.message, who, action.traffic);
+        return;
+      case 'abort': {
+        const candidate = this.versions.candidate;
+        this.versions = { ...this.versions, candidate: null };
+        await this.engine.setVersions(this.versions);
+        this.event(
+          'abort',
+          `${candidate ? label(candidate) : 'the candidate'} aborted: ${action.reason}; traffic back to ${label(this.versions.stable)}`,
+          who,
+        );
+        return;
+      }
+      case 'promote': {
+        const candidate = this.versions.candidate;
+        if (!candidate) return;
+        const before = this.versions.stable;
+        this.moveStableAlias(candidate, actor === 'system' ? 'cairn-deploy' : actor, action.reason);
+        this.state.previousStable = { model: before.model, version: before.version };
+        this.versions = { ...this.versions, stable: candidate, candidate: null };
+        this.state.stable = served(this.spec.model.ref, candidate);
+        await this.engine.setVersions(this.versions);
+        this.engine.setTraffic(this.trafficWithKey());
+        this.event('promote', `${label(candidate)} promoted over ${label(before)}: ${action.reason}`, who);
+        return;
+      }
+    }
+  }
+
+  /** Moves the alias the stable reference follows (when it follows one of the same model) to `target`. */
+  private moveStableAlias(target: ModelVersion, actor: string, reason: string): void {
+    const stableRef = this.spec.model;
+    if (stableRef.alias === null || stableRef.name !== target.model) return;
+    this.registry.setAlias(stableRef.name, stableRef.alias, target.version, {
+      actor,
+      reason: `deployment ${this.spec.name}: ${reason}`,
+      now: this.now(),
+    });
+  }
+
+  private async workerExited(version: string, detail: string): Promise<void> {
+    if (this.stopping) return;
+    this.event('worker-exit', `the worker of ${version} exited (${detail})`);
+    const candidate = this.versions.candidate;
+    // A crashed candidate is not fit to take traffic: the rollout aborts rather than waiting for the analysis.
+    if (candidate && label(candidate) === version && rolloutActive(this.state.rollout))
+      await this.apply(
+        abortRollout(this.state.rollout, `the candidate's worker exited (${detail})`, this.now()),
+        'system',
+      );
+    else {
+      this.refreshWorkers();
+      this.save('serving');
+    }
+  }
+
+  private candidateMetric(metric: string, since: number): number | null {
+    const arm = this.spec.rollout.strategy === 'shadow' ? 'shadow' : 'candidate';
+    if (isServingMetric(metric)) return servingMetric(this.window, arm, metric, since);
+    const candidate = this.versions.candidate;
+    if (!candidate) return null;
+    this.predictionLog.flush();
+    return labelledMetric(this.predictionLog, label(candidate), metric, since);
+  }
+
+  private observe(record: PredictionRecord): void {
+    this.predictionLog.append([record]);
+    this.window.add(record);
+  }
+
+  private trafficWithKey(): DeploymentState['rollout']['traffic'] & { stickyKey?: string } {
+    const stickyKey = this.spec.rollout.split?.stickyKey;
+    return { ...this.state.rollout.traffic, ...(stickyKey ? { stickyKey } : {}) };
+  }
+
+  /** Updates worker pids and health from the engine; with `saveIfChanged`, persists a change. */
+  private refreshWorkers(saveIfChanged = false): void {
+    if (!this.engine) return;
+    const workers = this.engine.workers();
+    const find = (version: ServedVersion | null): ServedVersion | null => {
+      if (!version) return null;
+      const worker = workers.find((entry) => entry.model === version.model && entry.version === version.version);
+      return { ...version, pid: worker?.pid ?? null, ready: worker?.ready ?? false };
+    };
+    const stable = find(this.state.stable) ?? this.state.stable;
+    const candidate = this.versions.candidate
+      ? find(this.state.candidate)
+      : this.state.candidate && { ...this.state.candidate, pid: null, ready: false };
+    const pids = workers.map((worker) => worker.pid).filter((pid): pid is number => pid !== null);
+    const health: DeploymentState['health'] = !stable.ready
+      ? 'down'
+      : workers.every((worker) => worker.ready)
+        ? 'healthy'
+        : 'degraded';
+    const changed =
+      JSON.stringify([stable, candidate, pids, health]) !==
+      JSON.stringify([this.state.stable, this.state.candidate, this.state.workers, this.state.health]);
+    this.state.stable = stable;
+    this.state.candidate = candidate;
+    this.state.workers = pids;
+    this.state.health = health;
+    if (changed && saveIfChanged) this.save('serving');
+  }
+
+  private save(
+    status: DeploymentStatus['status'],
+    address?: { host: string | null; port: number | null } | null,
+    pid: number | null = process.pid,
+  ): void {
+    const previous = deploymentRow(this.store.db, this.spec.name);
+    saveDeployment(this.store.db, {
+      name: this.spec.name,
+      file: this.spec.relativeFile,
+      status,
+      pid,
+      host: address === undefined ? (previous?.host ?? null) : (address?.host ?? null),
+      port: address === undefined ? (previous?.port ?? null) : (address?.port ?? null),
+      state: this.state,
+      startedAt: this.startedAt,
+      updatedAt: this.now(),
+    });
+  }
+
+  private resolve(reference: ModelRef): ModelVersion {
+    return this.registry.resolve(registryReference(reference));
+  }
+
+  private describeVersions(): string {
+    const candidate = this.versions.candidate;
+    return `${label(this.versions.stable)}${candidate ? ` with candidate ${label(candidate)} (${this.spec.rollout.strategy})` : ''}`;
+  }
+}
+
+function served(ref: string, version: ModelVersion): ServedVersion {
+  return { model: version.model, version: version.version, ref, pid: null, ready: false };
+}
+
+function sameVersion(a: { model: string; version: number }, b: { model: string; version: number }): boolean {
+  return a.model === b.model && a.version === b.version;
+}
+
+/** "name:version", as the serving engine and the prediction log name a version. */
+export function label(version: { model: string; version: number }): string {
+  return `${version.model}:${version.version}`;
+}
+
+function trafficText(traffic: { stable: number; candidate: number; mirror: number }): string {
+  return `${traffic.stable}/${traffic.candidate}${traffic.mirror > 0 ? ` (mirror ${traffic.mirror}%)` : ''}`;
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The actor of changes made by a person through this process. */
+export function actorOf(value: unknown): string {
+  return typeof value === 'string' && value.trim() ? value.trim() : currentActor();
+}

@@ -1,0 +1,198 @@
+// The server process of a deployment (`cairn deploy serve FILE`, started detached by `cairn deploy
+// FILE`, or in the foreground): reads the spec, starts the deployment (restoring its rollout from
+// the store), and runs its clocks: the rollout controller (four times a second), the monitor and the
+// retrain loop (every monitoring.interval), and the alias watcher (`.cairn/models.json` changes plus
+// a poll). SIGTERM or SIGINT, or POST /cairn/v1/stop, drains and stops it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { evaluateMonitoring } from '../monitor/monitor';
+import { setAlertActions } from '../monitor/alerts';
+import { snapshotPath } from '../registry/registry';
+import { Store } from '../store';
+import { adminRoutes, readAdminToken, writeAdminToken } from './admin';
+import { Deployment, describeError } from './deployment';
+import type { EngineFactory } from './engine';
+import { RetrainLoop } from './retrain';
+import { readDeployment } from './spec';
+import type { DeploymentSpec } from './spec';
+
+export interface ServeOptions {
+  root: string;
+  file: string;
+  host?: string;
+  port?: number;
+  engine: EngineFactory;
+  /** argv of the `cairn` CLI ([node, cairn.js]), for the retrain child process. */
+  cli: string[];
+  log?: (message: string) => void;
+}
+
+const ROLLOUT_TICK_MS = 250;
+const ALIAS_POLL_MS = 2000;
+
+/** A started deployment server and how to stop it. */
+export interface RunningServer {
+  deployment: Deployment;
+  /** Resolves when the server has stopped (after a stop request or a signal). */
+  stopped: Promise<void>;
+  stop(actor: string, reason: string): Promise<void>;
+}
+
+/** Starts the deployment's server in this process; resolves once it serves. */
+export async function serveDeployment(options: ServeOptions): Promise<RunningServer> {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`));
+  const spec = readDeployment(options.file, options.root);
+  const serveToken = servingToken(spec);
+  const store = Store.open(options.root);
+  const deployment = new Deployment(options.root, spec, store, log);
+  const adminToken = readAdminToken(options.root, spec.name) ?? writeAdminToken(options.root, spec.name);
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  const timers: NodeJS.Timeout[] = [];
+  let watcher: fs.FSWatcher | null = null;
+  let stopping: Promise<void> | null = null;
+  const stop = (actor: string, reason: string): Promise<void> => {
+    if (stopping) return stopping;
+    for (const timer of timers) clearInterval(timer);
+    watcher?.close();
+    stopping = deployment
+      .stop(actor, reason)
+      .catch((error: unknown) => log(`stop: ${describeError(error)}`))
+      .finally(() => {
+        store.close();
+        resolveStopped();
+      });
+    return stopping;
+  };
+  const retrain = new RetrainLoop(deployment, { cli: options.cli });
+  const reload = async (): Promise<void> => {
+    const next = readDeployment(options.file, options.root);
+    if (next.name !== deployment.spec.name) throw new Error('The deployment name changed: stop it and deploy again.');
+    deployment.spec = next;
+    await deployment.reconcile('the deployment file was reloaded');
+  };
+  try {
+    await deployment.start(options.engine, {
+      host: options.host ?? spec.server.host,
+      port: options.port ?? spec.server.port,
+      serveToken,
+      adminRoutes: adminRoutes(
+        deployment,
+        { admin: adminToken, serve: serveToken },
+        {
+          stop: (actor) => void stop(actor, `requested by ${actor}`),
+          reload,
+        },
+      ),
+    });
+  } catch (error) {
+    log(`failed to start: ${describeError(error)}`);
+    deployment.event('stop', `failed to start: ${describeError(error)}`);
+    deployment.predictionLog.close();
+    store.db
+      .prepare("UPDATE deployments SET status = 'failed', pid = NULL, updated_at = ? WHERE name = ?")
+      .run(Date.now(), spec.name);
+    store.close();
+    throw error;
+  }
+
+  timers.push(setInterval(() => void deployment.tick(), ROLLOUT_TICK_MS));
+  let monitoring = false;
+  timers.push(
+    setInterval(() => {
+      if (monitoring) return;
+      monitoring = true;
+      void runMonitor(deployment, options.root, retrain, log).finally(() => {
+        monitoring = false;
+      });
+    }, spec.monitoring.intervalMs),
+  );
+  let lastSnapshot = readSnapshot(options.root);
+  const checkAliases = (trigger: string): void => {
+    const snapshot = readSnapshot(options.root);
+    if (snapshot === lastSnapshot) return;
+    lastSnapshot = snapshot;
+    void deployment.reconcile(trigger);
+  };
+  timers.push(setInterval(() => checkAliases('registry poll'), ALIAS_POLL_MS));
+  try {
+    watcher = fs.watch(path.dirname(snapshotPath(options.root)), (_event, name) => {
+      if (name === path.basename(snapshotPath(options.root))) checkAliases('registry change');
+    });
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    // The poll still notices alias moves.
+  }
+  return { deployment, stopped, stop };
+}
+
+/** One monitoring round: M2's monitor, then the actions of what fired (abort, rollback, retrain). */
+async function runMonitor(
+  deployment: Deployment,
+  root: string,
+  retrain: RetrainLoop,
+  log: (message: string) => void,
+): Promise<void> {
+  if (!deployment.running) return;
+  const spec = deployment.spec;
+  try {
+    const outcome = await evaluateMonitoring({
+      root,
+      spec,
+      log: deployment.predictionLog,
+      store: deployment.store,
+      now: Date.now(),
+      pids: deployment.pids(),
+      warn: (message) => log(`monitor: ${message}`),
+    });
+    for (const alert of outcome.fired) {
+      deployment.event('alert', `alert ${alert.rule} (${alert.severity}) fired: ${alert.message}`, null, {
+        alert: alert.id,
+      });
+      const actions = [...alert.actions];
+      if (actions.includes('abort-rollout')) await deployment.abort(`alert ${alert.rule} fired: ${alert.message}`);
+      if (actions.includes('rollback')) {
+        await deployment
+          .rollback('cairn-monitor', `alert ${alert.rule} fired: ${alert.message}`)
+          .catch((error: unknown) => log(`rollback on alert ${alert.rule}: ${describeError(error)}`));
+      }
+      if (actions.includes('retrain-proposed')) {
+        const proposed = retrain.propose(`alert ${alert.rule} fired: ${alert.message}`, alert.id);
+        if (proposed && spec.monitoring.retrain?.approval === 'automatic')
+          setAlertActions(deployment.store.db, alert.id, [
+            ...actions.filter((action) => action !== 'retrain-proposed'),
+            'retrain-started',
+          ]);
+      }
+    }
+  } catch (error) {
+    log(`monitor: ${describeError(error)}`);
+  }
+  try {
+    retrain.tick();
+  } catch (error) {
+    log(`retrain: ${describeError(error)}`);
+  }
+}
+
+/** The serving bearer token from the environment variable the spec names, or null. */
+function servingToken(spec: DeploymentSpec): string | null {
+  const variable = spec.server.tokenEnv;
+  if (variable === null) return null;
+  const token = process.env[variable];
+  if (!token)
+    throw new Error(
+      `${spec.relativeFile}: server.token_env names ${variable}, but ${variable} is not set. Set it in the environment of cairn deploy.`,
+    );
+  return token;
+}
+
+function readSnapshot(root: string): string {
+  try {
+    return fs.readFileSync(snapshotPath(root), 'utf8');
+  } catch {
+    return '';
+  }
+}
