@@ -194,16 +194,38 @@ function requestBytes(target: Target, method: string, headers: Record<string, st
 
 interface Parsed {
   status: number;
-  headers: Record<string, string>;
+  /** The status line and header lines, as sent. */
+  head: string;
   body: Buffer;
   close: boolean;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 
+/** The value of header `name` (lower case) in a head already in lower case, or null. */
+function headerValue(lowerHead: string, name: string): string | null {
+  const at = lowerHead.indexOf(`\r\n${name}:`);
+  if (at === -1) return null;
+  const start = at + name.length + 3;
+  const end = lowerHead.indexOf('\r\n', start);
+  return lowerHead.slice(start, end === -1 ? undefined : end).trim();
+}
+
+/** Header names in lower case with their values (the last one of a repeated header). */
+export function parseHeaders(head: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
 /**
  * Reads HTTP/1.1 answers from one connection. `push` takes the bytes as they arrive and returns the
  * answers completed so far (at most one in practice, since one request is outstanding at a time).
+ * Only what framing needs is read here (status, length, chunked, close); the headers are parsed
+ * later, and only for callers that look at them.
  */
 class ResponseReader {
   private buffer: Buffer = Buffer.alloc(0);
@@ -221,44 +243,41 @@ class ResponseReader {
   private next(): Parsed | null {
     const headEnd = this.buffer.indexOf(CRLF2);
     if (headEnd === -1) return null;
-    const head = this.buffer.subarray(0, headEnd).toString('latin1').split('\r\n');
-    const status = Number((head[0] ?? '').split(' ')[1]);
-    const headers: Record<string, string> = {};
-    for (let index = 1; index < head.length; index++) {
-      const line = head[index] ?? '';
-      const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
+    const head = this.buffer.toString('latin1', 0, headEnd);
+    const lower = head.toLowerCase();
+    // "HTTP/1.1 200 OK": the code is the three digits after the first space.
+    const space = head.indexOf(' ');
+    const status = Number(head.slice(space + 1, space + 4));
     const start = headEnd + 4;
-    const close = (headers['connection'] ?? '').toLowerCase() === 'close';
-    if ((headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked')) {
+    const close = headerValue(lower, 'connection') === 'close';
+    if ((headerValue(lower, 'transfer-encoding') ?? '').includes('chunked')) {
       const chunks: Buffer[] = [];
       let offset = start;
       for (;;) {
         const lineEnd = this.buffer.indexOf('\r\n', offset);
         if (lineEnd === -1) return null;
-        const size = parseInt(this.buffer.subarray(offset, lineEnd).toString('latin1'), 16);
+        const size = parseInt(this.buffer.toString('latin1', offset, lineEnd), 16);
         if (Number.isNaN(size)) throw new Error('malformed chunked answer');
         const dataStart = lineEnd + 2;
         if (size === 0) {
           // The last chunk, then optional trailers, then an empty line.
+          const bare = this.buffer.toString('latin1', dataStart, dataStart + 2) === '\r\n';
           const end = this.buffer.indexOf(CRLF2, lineEnd);
-          const bare = this.buffer.subarray(dataStart, dataStart + 2).toString('latin1') === '\r\n';
           const finish = bare ? dataStart + 2 : end === -1 ? -1 : end + 4;
           if (finish === -1 || finish > this.buffer.length) return null;
           this.buffer = this.buffer.subarray(finish);
-          return { status, headers, body: Buffer.concat(chunks), close };
+          return { status, head, body: Buffer.concat(chunks), close };
         }
         if (this.buffer.length < dataStart + size + 2) return null;
         chunks.push(this.buffer.subarray(dataStart, dataStart + size));
         offset = dataStart + size + 2;
       }
     }
-    const length = Number(headers['content-length'] ?? 0);
+    const length = Number(headerValue(lower, 'content-length') ?? 0);
     if (this.buffer.length < start + length) return null;
-    const body = Buffer.from(this.buffer.subarray(start, start + length));
+    const body = this.buffer.subarray(start, start + length);
     this.buffer = this.buffer.subarray(start + length);
-    return { status, headers, body, close };
+    return { status, head, body, close };
   }
 }
 
@@ -275,7 +294,8 @@ class Connection {
   private socket: net.Socket | null = null;
   private reader = new ResponseReader();
   private current: Pending | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** performance.now() of the write of the current request, for timeouts. */
+  private writtenAt = 0;
 
   constructor(
     private readonly target: Target,
@@ -295,15 +315,19 @@ class Connection {
   send(pending: Pending, countFromWrite: boolean): void {
     this.current = pending;
     const socket = this.socket ?? this.connect();
-    if (countFromWrite) pending.since = performance.now();
-    this.timer = setTimeout(() => this.fail('timeout'), this.timeoutMs);
+    this.writtenAt = performance.now();
+    if (countFromWrite) pending.since = this.writtenAt;
     socket.write(pending.bytes);
+  }
+
+  /** Fails the current request when it has waited longer than the timeout (called by a periodic sweep). */
+  checkTimeout(now: number): void {
+    if (this.current && now - this.writtenAt > this.timeoutMs) this.fail('timeout');
   }
 
   close(): void {
     this.socket?.destroy();
     this.socket = null;
-    if (this.timer) clearTimeout(this.timer);
   }
 
   private connect(): net.Socket {
@@ -338,8 +362,6 @@ class Connection {
     const pending = this.current;
     if (!pending) return;
     this.current = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
     if (parsed?.close) {
       this.socket?.destroy();
       this.socket = null;
@@ -399,6 +421,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 
     const finishRun = (): void => {
       if (scheduler) clearTimeout(scheduler);
+      clearInterval(sweeper);
       for (const connection of connections) connection.close();
       const elapsed = Math.max(1, end - start);
       resolve({
@@ -434,22 +457,29 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (pending.malformed) malformedStatuses[status] = (malformedStatuses[status] ?? 0) + 1;
       else if (status >= 200 && status < 300) goodRowsAnswered += rows;
       if (error) errors[error] = (errors[error] ?? 0) + 1;
-      options.onResponse?.({
-        index: pending.index,
-        status,
-        headers: parsed?.headers ?? {},
-        body: parsed?.body ?? Buffer.alloc(0),
-        malformed: pending.malformed,
-        latencyMs,
-        error,
-      });
+      if (options.onResponse)
+        options.onResponse({
+          index: pending.index,
+          status,
+          headers: parsed ? parseHeaders(parsed.head) : {},
+          body: parsed?.body ?? Buffer.alloc(0),
+          malformed: pending.malformed,
+          latencyMs,
+          error,
+        });
       release(connection);
       settleIfDone();
     };
 
-    const connections = Array.from(
-      { length: connectionCount },
-      () => new Connection(target, options.timeoutMs ?? 30_000, onDone),
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const connections = Array.from({ length: connectionCount }, () => new Connection(target, timeoutMs, onDone));
+    // One sweep for every connection's timeout: a timer per request costs more than the request.
+    const sweeper = setInterval(
+      () => {
+        const now = performance.now();
+        for (const connection of connections) connection.checkTimeout(now);
+      },
+      Math.max(10, Math.min(250, timeoutMs / 4)),
     );
     const dispatch = (connection: Connection, pending: Pending): void => {
       connection.send(pending, rate === null);
