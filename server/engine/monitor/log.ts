@@ -1,0 +1,514 @@
+// The prediction log of one deployment: `.cairn/deployments/NAME/monitor.db`, a SQLite file of its
+// own (WAL) so that logging every request never contends with the workspace store. The server
+// process appends predictions in batches (one transaction per flush, prepared statements); labels and
+// business events join later by request id; resource samples (CPU, memory) are kept beside them.
+// Readers (`cairn monitor report`, the monitor loop) query by time window, version and arm.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { stateDir } from '../store';
+import type { PredictionRecord } from '../serving/record';
+
+/** Where a deployment's files live: `.cairn/deployments/NAME/`. */
+export function deploymentDir(root: string, deployment: string): string {
+  return path.join(stateDir(root), 'deployments', deployment);
+}
+
+/** The prediction log file of a deployment. */
+export function monitorDbPath(root: string, deployment: string): string {
+  return path.join(deploymentDir(root, deployment), 'monitor.db');
+}
+
+/** What the log keeps: the `monitoring.log` section of the spec, with durations in ms. */
+export interface LogPolicy {
+  /** Fraction of requests whose inputs are kept (outputs, latency and status always are). */
+  sample: number;
+  retentionMs: number;
+  maxRows: number;
+}
+
+export const DEFAULT_LOG_POLICY: LogPolicy = { sample: 1, retentionMs: 7 * 86_400_000, maxRows: 1_000_000 };
+
+/** One logged request as read back; inputs are null when the request was not sampled. */
+export interface LoggedPrediction {
+  seq: number;
+  requestId: string;
+  at: number;
+  arm: string;
+  version: string;
+  protocol: string;
+  status: number;
+  latencyMs: number;
+  rows: number;
+  fallback: boolean;
+  key: string | null;
+  error: string | null;
+  inputs: Record<string, (number | string | null)[]> | null;
+  outputs: Record<string, number[]> | null;
+}
+
+/** The columns operational statistics need, without the JSON payloads (cheap to read in bulk). */
+export interface RequestSummary {
+  at: number;
+  arm: string;
+  version: string;
+  status: number;
+  latencyMs: number;
+  rows: number;
+  fallback: boolean;
+}
+
+/** A label or business event, joined to a prediction by its request id. */
+export interface FeedbackRow {
+  requestId: string;
+  at: number;
+  kind: 'label' | 'event';
+  /** The `label` field, when the row has one. */
+  label: number | string | boolean | (number | string | boolean | null)[] | null;
+  /** Every other field of the row. */
+  fields: Record<string, unknown>;
+}
+
+export interface ResourceSample {
+  at: number;
+  cpuPercent: number;
+  rssBytes: number;
+}
+
+/** Which predictions a query reads: [from, to) in ms since the epoch, optionally one version or arm. */
+export interface WindowQuery {
+  from?: number;
+  to?: number;
+  version?: string;
+  arm?: string;
+  /** Only the newest `limit` predictions of the window. */
+  limit?: number;
+  /** Only predictions whose inputs were kept. */
+  withInputs?: boolean;
+}
+
+/** Bad feedback input: says which row and what is wrong. */
+export class FeedbackError extends Error {}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS predictions (
+    seq INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    arm TEXT NOT NULL,
+    version TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    rows INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    key TEXT,
+    error TEXT,
+    inputs TEXT,
+    outputs TEXT
+  );
+  CREATE INDEX IF NOT EXISTS predictions_by_at ON predictions(at);
+  CREATE INDEX IF NOT EXISTS predictions_by_request ON predictions(request_id);
+  CREATE TABLE IF NOT EXISTS feedback (
+    seq INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT,
+    fields TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS feedback_by_request ON feedback(request_id);
+  CREATE INDEX IF NOT EXISTS feedback_by_at ON feedback(at);
+  CREATE TABLE IF NOT EXISTS resources (
+    at INTEGER NOT NULL,
+    cpu_percent REAL NOT NULL,
+    rss_bytes INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS resources_by_at ON resources(at);
+  CREATE TABLE IF NOT EXISTS alert_pending (
+    rule TEXT PRIMARY KEY,
+    since INTEGER NOT NULL
+  );
+`;
+
+// A flush every 200 ms keeps the log at most that far behind; a full buffer flushes at once so a
+// burst never holds more than this many records in memory.
+const FLUSH_INTERVAL_MS = 200;
+const MAX_BUFFERED = 20_000;
+
+interface PredictionRow {
+  seq: number;
+  request_id: string;
+  at: number;
+  arm: string;
+  version: string;
+  protocol: string;
+  status: number;
+  latency_ms: number;
+  rows: number;
+  fallback: number;
+  key: string | null;
+  error: string | null;
+  inputs: string | null;
+  outputs: string | null;
+}
+
+export interface PredictionLogOptions {
+  policy?: LogPolicy;
+  /** Open for reading only (the CLI reading a running server's log). */
+  readonly?: boolean;
+  /** Flush the buffer on a timer (the server); tests and readers flush by hand. */
+  autoFlush?: boolean;
+  /** Decides which requests keep their inputs; injected so a test controls the sample. */
+  random?: () => number;
+  /** Where flush failures are reported (the server's log); they never throw into the request path. */
+  onError?: (error: Error) => void;
+}
+
+/** The prediction log of one deployment. */
+export class PredictionLog {
+  private buffer: PredictionRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly insertPrediction: Database.Statement | null;
+  private readonly insertFeedback: Database.Statement | null;
+  private readonly random: () => number;
+  policy: LogPolicy;
+
+  private constructor(
+    readonly db: Database.Database,
+    readonly file: string,
+    private readonly options: PredictionLogOptions,
+  ) {
+    this.policy = options.policy ?? DEFAULT_LOG_POLICY;
+    this.random = options.random ?? Math.random;
+    if (options.readonly) {
+      this.insertPrediction = null;
+      this.insertFeedback = null;
+    } else {
+      this.insertPrediction = db.prepare(
+        `INSERT INTO predictions (request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, inputs, outputs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      this.insertFeedback = db.prepare(
+        'INSERT INTO feedback (request_id, at, kind, label, fields) VALUES (?, ?, ?, ?, ?)',
+      );
+    }
+  }
+
+  /** Opens (creating if needed) the log of `deployment` in the workspace at `root`. */
+  static open(root: string, deployment: string, options: PredictionLogOptions = {}): PredictionLog {
+    return PredictionLog.openFile(monitorDbPath(root, deployment), options);
+  }
+
+  /** Opens the log kept in `file`. */
+  static openFile(file: string, options: PredictionLogOptions = {}): PredictionLog {
+    let db: Database.Database;
+    if (options.readonly) {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+    } else {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      db = new Database(file);
+      db.pragma('busy_timeout = 5000');
+      db.pragma('journal_mode = WAL');
+      // A crash may lose the last flushes, never corrupt the file: the log is telemetry.
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+    }
+    const log = new PredictionLog(db, file, options);
+    if (options.autoFlush && !options.readonly) {
+      log.timer = setInterval(() => log.flushQuietly(), FLUSH_INTERVAL_MS);
+      log.timer.unref();
+    }
+    return log;
+  }
+
+  /** Queues predictions; they are written at the next flush (every 200 ms, or when the buffer is full). */
+  append(records: readonly PredictionRecord[]): void {
+    for (const record of records) this.buffer.push(record);
+    if (this.buffer.length >= MAX_BUFFERED) this.flushQuietly();
+  }
+
+  /** Writes every queued prediction in one transaction; returns how many were written. */
+  flush(): number {
+    const statement = this.insertPrediction;
+    if (!statement || this.buffer.length === 0) return 0;
+    const records = this.buffer;
+    this.buffer = [];
+    const sample = this.policy.sample;
+    this.db.transaction(() => {
+      for (const record of records) {
+        const keepInputs = record.inputs !== null && (sample >= 1 || (sample > 0 && this.random() < sample));
+        statement.run(
+          record.requestId,
+          record.at,
+          record.arm,
+          record.version,
+          record.protocol,
+          record.status,
+          record.latencyMs,
+          record.rows,
+          record.fallback ? 1 : 0,
+          record.key,
+          record.error,
+          keepInputs ? JSON.stringify(record.inputs) : null,
+          record.outputs === null ? null : JSON.stringify(record.outputs),
+        );
+      }
+    })();
+    return records.length;
+  }
+
+  private flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Removes predictions older than the retention, then the oldest beyond max rows; returns how many went. */
+  applyRetention(now: number): number {
+    const cutoff = now - this.policy.retentionMs;
+    return this.db.transaction(() => {
+      let removed = this.db.prepare('DELETE FROM predictions WHERE at < ?').run(cutoff).changes;
+      const newest = this.db.prepare('SELECT MAX(seq) AS seq, COUNT(*) AS count FROM predictions').get() as {
+        seq: number | null;
+        count: number;
+      };
+      if (newest.seq !== null && newest.count > this.policy.maxRows) {
+        // seq grows with every insert, so the newest max_rows predictions are the highest seqs.
+        const keepFrom = (
+          this.db
+            .prepare('SELECT seq FROM predictions ORDER BY seq DESC LIMIT 1 OFFSET ?')
+            .get(this.policy.maxRows - 1) as {
+            seq: number;
+          }
+        ).seq;
+        removed += this.db.prepare('DELETE FROM predictions WHERE seq < ?').run(keepFrom).changes;
+      }
+      this.db.prepare('DELETE FROM feedback WHERE at < ?').run(cutoff);
+      this.db.prepare('DELETE FROM resources WHERE at < ?').run(cutoff);
+      return removed;
+    })();
+  }
+
+  /** Records labels and business events (rows with a request id and any other fields); returns how many. */
+  addFeedback(
+    rows: readonly Record<string, unknown>[],
+    options: { now: number; joinKey?: string; where?: string },
+  ): number {
+    const statement = this.insertFeedback;
+    if (!statement) throw new Error('The prediction log was opened read-only.');
+    const joinKey = options.joinKey ?? 'request_id';
+    const parsed = rows.map((row, index) => feedbackOf(row, index, joinKey, options.now, options.where));
+    this.db.transaction(() => {
+      for (const row of parsed)
+        statement.run(
+          row.requestId,
+          row.at,
+          row.kind,
+          row.label === null ? null : JSON.stringify(row.label),
+          JSON.stringify(row.fields),
+        );
+    })();
+    return parsed.length;
+  }
+
+  /** Records one CPU and memory sample of the server. */
+  addResourceSample(sample: ResourceSample): void {
+    this.db
+      .prepare('INSERT INTO resources (at, cpu_percent, rss_bytes) VALUES (?, ?, ?)')
+      .run(sample.at, sample.cpuPercent, sample.rssBytes);
+  }
+
+  /** Logged predictions of a window, oldest first, with their payloads. */
+  predictions(query: WindowQuery = {}): LoggedPrediction[] {
+    const { where, values } = windowClause(query);
+    const limited = query.limit !== undefined;
+    const sql = limited
+      ? `SELECT * FROM (SELECT * FROM predictions ${where} ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(query.limit ?? 0))}) ORDER BY seq`
+      : `SELECT * FROM predictions ${where} ORDER BY seq`;
+    return (this.db.prepare(sql).all(...values) as PredictionRow[]).map(predictionOf);
+  }
+
+  /** The operational columns of the predictions of a window, oldest first. */
+  summaries(query: WindowQuery = {}): RequestSummary[] {
+    const { where, values } = windowClause(query);
+    const rows = this.db
+      .prepare(`SELECT at, arm, version, status, latency_ms, rows, fallback FROM predictions ${where} ORDER BY seq`)
+      .raw()
+      .all(...values) as [number, string, string, number, number, number, number][];
+    return rows.map(([at, arm, version, status, latencyMs, rowCount, fallback]) => ({
+      at,
+      arm,
+      version,
+      status,
+      latencyMs,
+      rows: rowCount,
+      fallback: fallback === 1,
+    }));
+  }
+
+  /** Feedback rows for the given request ids (all of them when ids is undefined), oldest first. */
+  feedback(requestIds?: readonly string[]): FeedbackRow[] {
+    const decode = (row: { request_id: string; at: number; kind: string; label: string | null; fields: string }) => ({
+      requestId: row.request_id,
+      at: row.at,
+      kind: row.kind === 'event' ? ('event' as const) : ('label' as const),
+      label: row.label === null ? null : (JSON.parse(row.label) as FeedbackRow['label']),
+      fields: JSON.parse(row.fields) as Record<string, unknown>,
+    });
+    if (requestIds === undefined)
+      return (this.db.prepare('SELECT * FROM feedback ORDER BY seq').all() as Parameters<typeof decode>[0][]).map(
+        decode,
+      );
+    const result: FeedbackRow[] = [];
+    const statement = this.db.prepare('SELECT * FROM feedback WHERE request_id = ? ORDER BY seq');
+    for (const id of new Set(requestIds))
+      for (const row of statement.all(id) as Parameters<typeof decode>[0][]) result.push(decode(row));
+    return result.sort((a, b) => a.at - b.at);
+  }
+
+  /** Feedback rows joined with the predictions of a window: [prediction, its feedback rows]. */
+  joined(query: WindowQuery = {}): { prediction: LoggedPrediction; feedback: FeedbackRow[] }[] {
+    const predictions = this.predictions(query);
+    const byRequest = new Map<string, FeedbackRow[]>();
+    for (const row of this.feedback(predictions.map((prediction) => prediction.requestId))) {
+      const list = byRequest.get(row.requestId) ?? [];
+      list.push(row);
+      byRequest.set(row.requestId, list);
+    }
+    return predictions.map((prediction) => ({ prediction, feedback: byRequest.get(prediction.requestId) ?? [] }));
+  }
+
+  /** Resource samples of a window, oldest first. */
+  resources(from: number, to: number): ResourceSample[] {
+    return (
+      this.db
+        .prepare('SELECT at, cpu_percent, rss_bytes FROM resources WHERE at >= ? AND at < ? ORDER BY at')
+        .all(from, to) as { at: number; cpu_percent: number; rss_bytes: number }[]
+    ).map((row) => ({ at: row.at, cpuPercent: row.cpu_percent, rssBytes: row.rss_bytes }));
+  }
+
+  /** How many predictions the log holds. */
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS count FROM predictions').get() as { count: number }).count;
+  }
+
+  /** Since when each alert rule's condition has held without firing yet (the `for` clock). */
+  pendingSince(rule: string): number | null {
+    const row = this.db.prepare('SELECT since FROM alert_pending WHERE rule = ?').get(rule) as
+      { since: number } | undefined;
+    return row?.since ?? null;
+  }
+
+  /** Starts (since = a time) or clears (null) the `for` clock of an alert rule. */
+  setPending(rule: string, since: number | null): void {
+    if (since === null) this.db.prepare('DELETE FROM alert_pending WHERE rule = ?').run(rule);
+    else this.db.prepare('INSERT OR REPLACE INTO alert_pending (rule, since) VALUES (?, ?)').run(rule, since);
+  }
+
+  /** Flushes what is queued and closes the file. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.flushQuietly();
+    this.db.close();
+  }
+}
+
+function windowClause(query: WindowQuery): { where: string; values: (string | number)[] } {
+  const conditions: string[] = [];
+  const values: (string | number)[] = [];
+  if (query.from !== undefined) {
+    conditions.push('at >= ?');
+    values.push(query.from);
+  }
+  if (query.to !== undefined) {
+    conditions.push('at < ?');
+    values.push(query.to);
+  }
+  if (query.version !== undefined) {
+    conditions.push('version = ?');
+    values.push(query.version);
+  }
+  if (query.arm !== undefined) {
+    conditions.push('arm = ?');
+    values.push(query.arm);
+  }
+  if (query.withInputs) conditions.push('inputs IS NOT NULL');
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
+}
+
+function predictionOf(row: PredictionRow): LoggedPrediction {
+  return {
+    seq: row.seq,
+    requestId: row.request_id,
+    at: row.at,
+    arm: row.arm,
+    version: row.version,
+    protocol: row.protocol,
+    status: row.status,
+    latencyMs: row.latency_ms,
+    rows: row.rows,
+    fallback: row.fallback === 1,
+    key: row.key,
+    error: row.error,
+    inputs: row.inputs === null ? null : (JSON.parse(row.inputs) as LoggedPrediction['inputs']),
+    outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as LoggedPrediction['outputs']),
+  };
+}
+
+/**
+ * One feedback row from what a user sent: the join key names the request; `label` (when present)
+ * makes it a label, otherwise it is a business event; `at` (ms or an ISO date) defaults to now.
+ */
+function feedbackOf(
+  row: Record<string, unknown>,
+  index: number,
+  joinKey: string,
+  now: number,
+  where = 'feedback',
+): FeedbackRow {
+  const place = `${where}, row ${index + 1}`;
+  if (row === null || typeof row !== 'object' || Array.isArray(row))
+    throw new FeedbackError(`${place}: expected an object such as {"${joinKey}": "...", "label": 1}.`);
+  const id = row[joinKey];
+  if ((typeof id !== 'string' || id === '') && typeof id !== 'number')
+    throw new FeedbackError(
+      `${place}: '${joinKey}' is missing; each row needs the request id its label or event is for.`,
+    );
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row))
+    if (key !== joinKey && key !== 'label' && key !== 'at') fields[key] = value;
+  const label = row['label'];
+  if (label !== undefined && !isLabelValue(label))
+    throw new FeedbackError(
+      `${place}: label must be a number, a string, a boolean or a list of them, not ${JSON.stringify(label)}.`,
+    );
+  return {
+    requestId: String(id),
+    at: timeOf(row['at'], now, place),
+    kind: label === undefined ? 'event' : 'label',
+    label: label === undefined ? null : (label as FeedbackRow['label']),
+    fields,
+  };
+}
+
+function isLabelValue(value: unknown): boolean {
+  const scalar = (item: unknown) => typeof item === 'number' || typeof item === 'string' || typeof item === 'boolean';
+  return scalar(value) || (Array.isArray(value) && value.every((item) => item === null || scalar(item)));
+}
+
+function timeOf(value: unknown, now: number, place: string): number {
+  if (value === undefined || value === null || value === '') return now;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') {
+    const parsed = Date.parse(value);
+    if (!Number.isNaN(parsed)) return parsed;
+  }
+  throw new FeedbackError(
+    `${place}: at must be a time in ms since the epoch or an ISO date, not ${JSON.stringify(value)}.`,
+  );
+}

@@ -1,0 +1,332 @@
+// The monitor of a deployment: from the prediction log, the reference data and the store it builds
+// the MonitorReport (operational series, resources, data drift, labelled performance, concept drift,
+// KPIs per arm, alerts) and evaluates the alert rules. The server process calls evaluateMonitoring
+// every monitoring.interval and carries out the actions of what fired (rollback, retrain); the CLI
+// builds the same report from the files alone, with the server stopped.
+import type { AlertRecord, ConceptDriftState, DriftReport, KpiValue, MonitorReport } from '../../shared/deployments';
+import type { DeploymentSpec } from '../deploy/spec';
+import { registryReference } from '../deploy/spec';
+import { Registry } from '../registry/registry';
+import type { Store } from '../store';
+import { applyRules, holds, listAlerts, metricValue, parseCondition, postWebhook } from './alerts';
+import type { MonitorFigures, RuleOutcome } from './alerts';
+import { conceptDetector, driftBetween } from './driftBridge';
+import { evaluateKpi, parseKpi } from './kpi';
+import type { LoggedPrediction, PredictionLog } from './log';
+import { ALL, operationalFigures, operationalSeries } from './operational';
+import { labelledRows, performanceMetrics, performanceSeries, rowError, taskOf } from './performance';
+import type { LabelledRow, Task } from './performance';
+import { currentColumns, readColumnsFile, referenceFile, ReferenceError } from './reference';
+import { sampleResources } from './resources';
+
+/** Operational alert figures are taken over this recent window. */
+export const ALERT_WINDOW_MS = 60_000;
+/** The built-in rule that fires when labelled performance falls below monitoring.performance.min (or the gate). */
+export const PERFORMANCE_RULE = 'performance-low';
+/** Fewest labelled rows before labelled performance is judged. */
+export const MIN_LABELLED = 20;
+
+export interface MonitorInput {
+  root: string;
+  spec: DeploymentSpec;
+  log: PredictionLog;
+  store: Store;
+  now: number;
+  /** The report's period and bucket (default: the last hour in one-minute buckets). */
+  sinceMs?: number;
+  bucketMs?: number;
+  /** Pids of the server and its workers: when given, a CPU and memory sample is logged. */
+  pids?: readonly number[];
+  /** Where problems that do not stop monitoring go (a webhook down, a missing reference). */
+  warn?: (message: string) => void;
+}
+
+export interface MonitorOutcome {
+  report: MonitorReport;
+  fired: AlertRecord[];
+  resolved: AlertRecord[];
+  /** What could not be computed, in words (also passed to warn). */
+  warnings: string[];
+}
+
+/** One monitoring round: report, alert rules (store rows, webhook), retention; S2 acts on `fired`. */
+export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOutcome> {
+  const { spec, log, now } = input;
+  const monitoring = spec.monitoring;
+  log.flush();
+  log.policy = monitoring.log;
+  log.applyRetention(now);
+  if (input.pids && input.pids.length > 0) {
+    const sample = sampleResources(input.pids, now);
+    if (sample) log.addResourceSample(sample);
+  }
+  const built = await buildReport(input);
+  const warnings = built.warnings;
+  const figures = built.figures;
+
+  const kpiNames = monitoring.kpis.map((kpi) => kpi.name);
+  const outcomes: RuleOutcome[] = [];
+  for (const rule of monitoring.alerts) {
+    let condition;
+    try {
+      condition = parseCondition(rule.name, rule.when, kpiNames);
+    } catch (error) {
+      warnings.push(error instanceof Error ? error.message : String(error));
+      continue;
+    }
+    const value = metricValue(figures, condition.metric);
+    outcomes.push({ rule, condition, value, holding: holds(value, condition) });
+  }
+  const performanceRule = performanceFloorRule(input, built.performanceMin);
+  if (performanceRule) {
+    const value = figures.performance[performanceRule.condition.metric.slice('performance.'.length)] ?? null;
+    outcomes.push({ ...performanceRule, value, holding: holds(value, performanceRule.condition) });
+  }
+
+  const { fired, resolved } = input.store.db
+    .transaction(() =>
+      applyRules({
+        db: input.store.db,
+        deployment: spec.name,
+        root: input.root,
+        outcomes,
+        clock: log,
+        now,
+        actionsOf: (rule) => [
+          ...(monitoring.rollback?.automatic && monitoring.rollback.on.includes(rule) ? ['rollback'] : []),
+          ...(spec.rollout.abortOn.includes(rule) ? ['abort-rollout'] : []),
+          ...(monitoring.retrain?.on.includes(rule) ? ['retrain-proposed'] : []),
+        ],
+      }),
+    )
+    .immediate();
+
+  if (monitoring.webhook) {
+    for (const alert of [...fired, ...resolved]) {
+      const failure = await postWebhook(monitoring.webhook, { deployment: spec.name, state: alert.state, alert });
+      if (failure) warnings.push(`Alert '${alert.rule}' was not delivered: ${failure}.`);
+    }
+  }
+  const report = {
+    ...built.report,
+    alerts: listAlerts(input.store.db, { deployment: spec.name, since: built.report.from }),
+  };
+  for (const warning of warnings) input.warn?.(warning);
+  return { report, fired, resolved, warnings };
+}
+
+/** The rule behind PERFORMANCE_RULE, unless the spec declares an alert of that name itself. */
+function performanceFloorRule(input: MonitorInput, min: number | null): Omit<RuleOutcome, 'value' | 'holding'> | null {
+  const performance = input.spec.monitoring.performance;
+  if (!performance || min === null) return null;
+  if (input.spec.monitoring.alerts.some((rule) => rule.name === PERFORMANCE_RULE)) return null;
+  const when = `performance.${performance.metric} < ${min}`;
+  return {
+    rule: { name: PERFORMANCE_RULE, when, severity: 'warning', runbook: '', forMs: 0 },
+    condition: { metric: `performance.${performance.metric}`, op: '<', value: min },
+  };
+}
+
+/** The lowest acceptable value of the performance metric: the spec's min, else the served version's gate threshold. */
+export function performanceMinimum(input: Pick<MonitorInput, 'root' | 'spec' | 'store'>): number | null {
+  const performance = input.spec.monitoring.performance;
+  if (!performance) return null;
+  if (performance.min !== null) return performance.min;
+  try {
+    const version = new Registry(input.store, input.root).resolve(registryReference(input.spec.model));
+    const criterion = version.gateReport?.criteria.find(
+      (result) =>
+        result.kind === 'threshold' &&
+        (result.metric === performance.metric ||
+          result.metric.endsWith(`.${performance.metric}`) ||
+          result.metric.endsWith(`/${performance.metric}`)),
+    );
+    const threshold = criterion ? /[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?/.exec(criterion.threshold) : null;
+    return threshold ? Number(threshold[0]) : null;
+  } catch {
+    // A model that is not (or no longer) registered has no gate to read.
+    return null;
+  }
+}
+
+/** The report of a period and the figures alert rules read at its end. */
+export async function buildReport(input: MonitorInput): Promise<{
+  report: MonitorReport;
+  figures: MonitorFigures;
+  performanceMin: number | null;
+  warnings: string[];
+}> {
+  const { spec, log, now } = input;
+  const monitoring = spec.monitoring;
+  const bucketMs = Math.max(1000, input.bucketMs ?? 60_000);
+  const to = now + 1;
+  const from = now - (input.sinceMs ?? 3_600_000);
+  const warnings: string[] = [];
+
+  const summaries = log.summaries({ from, to });
+  const operational = operationalSeries(summaries, from, to, bucketMs);
+  const recent = summaries.filter((summary) => summary.at >= now - ALERT_WINDOW_MS);
+  const resources = log.resources(from, to);
+
+  // Labelled performance over the period, per version and over all answered traffic.
+  const joined = log.joined({ from, to });
+  const labelled = labelledRows(joined);
+  const task: Task = taskOf(labelled, monitoring.performance?.metric);
+  const performance: MonitorReport['performance'] = {};
+  const answered = labelled.filter((row) => row.arm !== 'shadow');
+  if (labelled.length > 0) {
+    performance[ALL] = performanceSeries(answered, task, from, to, bucketMs);
+    for (const version of new Set(labelled.map((row) => row.version)))
+      performance[version] = performanceSeries(
+        labelled.filter((row) => row.version === version),
+        task,
+        from,
+        to,
+        bucketMs,
+      );
+  }
+  const currentPerformance = answered.length >= MIN_LABELLED ? performanceMetrics(answered, task) : {};
+
+  const conceptDrift = monitoring.conceptDrift ? conceptDriftOf(answered, task, monitoring.conceptDrift) : null;
+
+  let drift: DriftReport | null = null;
+  try {
+    drift = await driftOf(input);
+  } catch (error) {
+    if (!(error instanceof ReferenceError) && !(error instanceof Error && error.name === 'DataError')) throw error;
+    warnings.push(error.message);
+  }
+
+  const kpis = kpisOf(input, joined, warnings);
+  const kpiFigures: Record<string, number | null> = {};
+  for (const kpi of kpis) {
+    kpiFigures[kpi.name] = kpi.byArm[ALL] ?? null;
+    for (const [arm, value] of Object.entries(kpi.byArm)) kpiFigures[`${kpi.name}.${arm}`] = value;
+  }
+
+  const lastResource = resources.at(-1);
+  const figures: MonitorFigures = {
+    operational: operationalFigures(recent, ALERT_WINDOW_MS / 1000),
+    drift,
+    performance: currentPerformance,
+    conceptDrift: conceptDrift === null ? null : conceptDrift.detections.some((at) => at >= from),
+    kpis: kpiFigures,
+    resources: lastResource ? { cpuPercent: lastResource.cpuPercent, rssBytes: lastResource.rssBytes } : null,
+  };
+
+  const report: MonitorReport = {
+    deployment: spec.name,
+    generatedAt: now,
+    from,
+    to,
+    bucketMs,
+    operational,
+    resources,
+    drift,
+    performance,
+    conceptDrift,
+    kpis,
+    alerts: listAlerts(input.store.db, { deployment: spec.name, since: from }),
+    status: null,
+  };
+  return { report, figures, performanceMin: performanceMinimum(input), warnings };
+}
+
+/** The drift of the current window against the reference; null without a drift section or data. */
+async function driftOf(input: MonitorInput): Promise<DriftReport | null> {
+  const monitoring = input.spec.monitoring;
+  if (!monitoring.drift) return null;
+  let trainedOn: unknown[] = [];
+  if (monitoring.reference && 'dataset' in monitoring.reference) {
+    try {
+      trainedOn = new Registry(input.store, input.root).resolve(registryReference(input.spec.model)).datasets;
+    } catch {
+      trainedOn = [];
+    }
+  }
+  const source = referenceFile(input.root, input.store, monitoring.reference, trainedOn);
+  if (!source) return null;
+  const current = currentColumns(input.log, monitoring.drift.window, input.now);
+  const reference = await readColumnsFile(source.file, source.display, source.options);
+  const features = (monitoring.drift.features ?? Object.keys(current)).filter(
+    (feature) => feature in reference && feature in current,
+  );
+  if (features.length === 0 || (current[features[0] ?? '']?.length ?? 0) === 0) return null;
+  return driftBetween(reference, current, {
+    method: monitoring.drift.method,
+    threshold: monitoring.drift.threshold,
+    share: monitoring.drift.share,
+    features,
+  });
+}
+
+/** Runs the configured detector over the error stream of labelled rows, oldest first. */
+function conceptDriftOf(
+  rows: readonly LabelledRow[],
+  task: Task,
+  settings: { detector: 'adwin' | 'ddm'; delta: number },
+): ConceptDriftState {
+  // DDM reads a stream of mistakes (0/1); regression errors are not, so ADWIN watches them instead.
+  const kind = task === 'regression' ? 'adwin' : settings.detector;
+  const detector = conceptDetector(kind, settings.delta);
+  const detections: number[] = [];
+  for (const row of [...rows].sort((a, b) => a.at - b.at))
+    if (detector.update(rowError(row, task))) detections.push(row.at);
+  return {
+    detector: kind,
+    detections: detections.reverse(),
+    errorRate: rows.length > 0 ? detector.estimation() : null,
+  };
+}
+
+/**
+ * KPIs per arm over the period. The rows are the answered requests, each with the fields of its
+ * labels and events (the latest value of a field wins) plus label, latency_ms, status and version.
+ */
+function kpisOf(
+  input: MonitorInput,
+  joined: readonly {
+    prediction: LoggedPrediction;
+    feedback: readonly { label: unknown; fields: Record<string, unknown> }[];
+  }[],
+  warnings: string[],
+): KpiValue[] {
+  const rowsByArm = new Map<string, Record<string, unknown>[]>([[ALL, []]]);
+  for (const { prediction, feedback } of joined) {
+    if (prediction.arm === 'shadow') continue;
+    const row: Record<string, unknown> = {
+      latency_ms: prediction.latencyMs,
+      status: prediction.status,
+      version: prediction.version,
+      arm: prediction.arm,
+    };
+    for (const entry of feedback) {
+      Object.assign(row, entry.fields);
+      if (entry.label !== null) row['label'] = entry.label;
+    }
+    // A fallback answered a request routed to one arm: it counts for the arm it was routed to.
+    const arm = prediction.arm === 'fallback' ? 'stable' : prediction.arm;
+    const list = rowsByArm.get(arm) ?? [];
+    list.push(row);
+    rowsByArm.set(arm, list);
+    rowsByArm.get(ALL)?.push(row);
+  }
+  const values: KpiValue[] = [];
+  for (const kpi of input.spec.monitoring.kpis) {
+    let node;
+    try {
+      node = parseKpi(kpi.name, kpi.expression);
+    } catch (error) {
+      warnings.push(error instanceof Error ? error.message : String(error));
+      continue;
+    }
+    const byArm: Record<string, number | null> = {};
+    const events: Record<string, number> = {};
+    for (const [arm, rows] of rowsByArm) {
+      byArm[arm] = rows.length > 0 ? evaluateKpi(node, rows) : null;
+      events[arm] = rows.length;
+    }
+    values.push({ name: kpi.name, target: kpi.target, direction: kpi.direction, byArm, events });
+  }
+  return values;
+}
