@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BundleError, writeBundle } from '../../engine/export/bundle';
 import { formatGateReport } from '../../engine/gates/evaluate';
 import { recordRunGate } from '../../engine/gates/reports';
 import { reproduceVersion } from '../../engine/registry/reproduce';
@@ -40,6 +41,9 @@ export const modelsCommand: Command = {
     'models reproduce NAME@ALIAS|NAME:VERSION [--json]',
     '                                Re-run the pipeline that made a version (recorded params, forced, in a',
     '                                working copy) and compare artifact hash, metrics and data; exit 1 on a mismatch.',
+    'models export NAME@ALIAS|NAME:VERSION DIR [--include FILE]... [--json]',
+    '                                A self-contained bundle: model.onnx, signature, pre/postprocessing, runnable',
+    '                                Node and Python examples, README (server, edge, mobile, web), checksums.',
   ],
   run(context) {
     const action = context.args.shift();
@@ -63,16 +67,19 @@ export const modelsCommand: Command = {
           return auditCommand(context);
         case 'reproduce':
           return reproduceCommand(context);
+        case 'export':
+          return exportBundleCommand(context);
         default:
           throw new UsageError(
             action
-              ? `Unknown models command '${action}'. Use list, show, register, alias, unalias, tag, approve, audit or reproduce.`
-              : 'models needs a command: list, show, register, alias, unalias, tag, approve, audit or reproduce.',
+              ? `Unknown models command '${action}'. Use list, show, register, alias, unalias, tag, approve, audit, reproduce or export.`
+              : 'models needs a command: list, show, register, alias, unalias, tag, approve, audit, reproduce or export.',
           );
       }
     } catch (error) {
       // A missing model, version or file, or a file that is not ONNX: bad input, said plainly.
-      if (!(error instanceof RegistryError) && !(error instanceof OnnxError)) throw error;
+      if (!(error instanceof RegistryError) && !(error instanceof OnnxError) && !(error instanceof BundleError))
+        throw error;
       process.stderr.write(`cairn: ${error.message}\n`);
       return 2;
     }
@@ -415,6 +422,28 @@ async function reproduceCommand({ root, json, args }: CommandContext): Promise<n
   }
   process.stdout.write(describeReproduction(reproduction));
   return reproduction.reproduced ? 0 : 1;
+}
+
+function exportBundleCommand({ root, json, args }: CommandContext): number {
+  const include: string[] = [];
+  for (let file = takeOption(args, '--include'); file !== undefined; file = takeOption(args, '--include'))
+    include.push(file);
+  rejectUnknownOptions(args);
+  const reference = requireArgument(args, 'the version to export: NAME@ALIAS or NAME:VERSION');
+  const folder = path.resolve(requireArgument(args, 'the folder to write the bundle to'));
+  if (args.length > 0) throw new UsageError(`Unexpected argument '${args[0] ?? ''}'.`);
+  // The registry reads NAME@3 for a version; NAME:3 is how deployment files write it.
+  const version = withRegistry(root, (registry) => registry.resolve(reference.replace(/:(v?[0-9]+)$/, '@$1')));
+  const bundle = writeBundle(version, folder, { include });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ model: version.model, version: version.version, ...bundle }, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(
+    `Exported ${version.model} v${version.version} to ${path.relative(process.cwd(), folder) || '.'}: ${bundle.files.join(', ')}\n` +
+      `Try it: cd ${path.relative(process.cwd(), folder) || '.'} && npm install && node predict.mjs sample.json\n`,
+  );
+  return 0;
 }
 
 function printProgress(event: RunEvent): void {
