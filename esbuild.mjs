@@ -62,6 +62,17 @@ const bundles = [
     entryPoints: ['client/webview/experiments.ts'],
     outfile: 'media/experiments.js',
   },
+  // The monitoring dashboard webview (DOM only); its CSS import becomes media/monitor.css.
+  {
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    minify: true,
+    sourcemap: false,
+    entryPoints: ['client/webview/monitor.ts'],
+    outfile: 'media/monitor.js',
+  },
 ];
 
 if (watch) {

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { createClient } from './client';
 import { readConfig } from './config';
+import { registerDeployViews } from './deployCommands';
 import { registerExperimentViews } from './experimentCommands';
 import { registerExperimentsTable } from './experimentsTable';
 import { LineagePanel } from './lineagePanel';
@@ -25,6 +26,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   registerPipelineCommands(context);
   registerExperimentViews(context);
   registerExperimentsTable(context);
+  registerDeployViews(context);
 
   const start = async (): Promise<void> => {
     client = createClient(context, readConfig(), output, status);
