@@ -55,6 +55,8 @@ export interface LoadOptions {
   /** A request without an answer after this long counts as failed (status 0) and its connection is replaced. */
   timeoutMs?: number;
   seed?: number;
+  /** Ends the run early: no request is sent after it aborts; those in flight are still awaited. */
+  signal?: AbortSignal;
   /** Called with every answer (tests check bodies and headers); keep it cheap in benchmarks. */
   onResponse?: (response: LoadResponse) => void;
 }
@@ -489,7 +491,8 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     // waiting request, or goes idle until the scheduler has one.
     const release = (connection: Connection): void => {
       if (rate === null) {
-        if (!stopped && performance.now() < deadline && sent < limit) dispatch(connection, nextRequest(0));
+        if (!stopped && !options.signal?.aborted && performance.now() < deadline && sent < limit)
+          dispatch(connection, nextRequest(0));
         else stopped = true;
         return;
       }
@@ -515,7 +518,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     const intervalMs = 1000 / rate;
     const tick = (): void => {
       const now = performance.now();
-      while (sent < limit) {
+      while (sent < limit && !options.signal?.aborted) {
         const due = start + sent * intervalMs;
         if (due > now || due >= deadline) break;
         const pending = nextRequest(due);
@@ -524,7 +527,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         else queue.push(pending);
       }
       maxQueued = Math.max(maxQueued, queue.length);
-      if (now >= deadline || sent >= limit) {
+      if (now >= deadline || sent >= limit || options.signal?.aborted) {
         stopped = true;
         settleIfDone();
         return;
