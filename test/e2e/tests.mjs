@@ -3,6 +3,7 @@
 // `ctx` ({ workspace, shot(name) }) and throws to fail.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEPLOY_TESTS } from './deploy.mjs';
 import { EXPERIMENT_TABLE_TESTS } from './experiments.mjs';
 import { short, waitUntil } from './lib/util.mjs';
 import { MODEL_TESTS } from './models.mjs';
@@ -174,4 +175,7 @@ export const TESTS = [
   // Experiments and the model registry (they need `cairn run`, `exp` and `models`); last, since
   // their sweep adds runs that other cases would count.
   ...MODEL_TESTS,
+  // Deployments (they need `cairn deploy` and `cairn monitor`): after the registry cases, whose
+  // model they serve when those ran.
+  ...DEPLOY_TESTS,
 ];

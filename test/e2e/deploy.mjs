@@ -1,0 +1,314 @@
+// End-to-end case of deployments as a user sees them: the weather example's model (registered with
+// the CLI when no earlier case did) is deployed from the palette through Deploy Model's quick picks
+// into a new deployment file, the Deployments view shows it serving, the test sends predictions to
+// its URL over HTTP (V2 infer, rows built from the model's signature), the monitoring dashboard
+// shows the requests, and the deployment is stopped from the palette, so its server process does
+// not outlive the test (a last-resort `cairn deploy stop` runs when the case fails).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+/* global fetch */
+import { delay, short, waitUntil } from './lib/util.mjs';
+
+const SLOW = 60_000;
+const MODEL = 'rain-tomorrow';
+const NAME = 'e2e-rain';
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'cairn.js');
+
+/** Runs the CLI on the workspace and returns its parsed --json output. */
+function cairn(workspace, args) {
+  const stdout = execFileSync(process.execPath, [CLI, ...args, '--json', '--workspace', workspace], {
+    cwd: workspace,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(stdout);
+}
+
+/** The CLI's exit code and output, failing or not. */
+function cairnResult(workspace, args) {
+  try {
+    const stdout = execFileSync(process.execPath, [CLI, ...args, '--workspace', workspace], {
+      cwd: workspace,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, stdout, stderr: '' };
+  } catch (error) {
+    return { code: error.status ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' };
+  }
+}
+
+/** rain-tomorrow@champion, registered from the weather example's model unless a case before did it. */
+function ensureChampion(workspace, note) {
+  const listed = cairn(workspace, ['models', 'list']).models.find((model) => model.name === MODEL);
+  if (listed?.aliases.champion) return;
+  if (!listed) {
+    const args = [
+      'models',
+      'register',
+      MODEL,
+      'weather/models/model.onnx',
+      '--metrics',
+      'weather/metrics/evaluate.json',
+    ];
+    let result = cairnResult(workspace, [...args, '--json']);
+    if (result.code === 1) result = cairnResult(workspace, [...args, '--force', '--json']);
+    if (result.code !== 0)
+      throw new Error(`registering ${MODEL} failed: ${short(result.stderr || result.stdout, 600)}`);
+    note(`registered ${MODEL}: ${short(result.stdout, 200)}`);
+  }
+  const latest = cairn(workspace, ['models', 'list']).models.find((model) => model.name === MODEL).latest;
+  cairn(workspace, ['models', 'alias', MODEL, 'champion', String(latest), '--reason', 'end-to-end deploy']);
+}
+
+/** A V2 infer body of `rows` rows for the model's signature (every input float, values in [0, 1)). */
+function inferBody(signature, rows, seed) {
+  let state = seed;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  return {
+    inputs: signature.inputs.map((input) => {
+      const width = input.shape.slice(1).reduce((product, size) => product * (typeof size === 'number' ? size : 1), 1);
+      return {
+        name: input.name,
+        shape: [rows, ...input.shape.slice(1).map((size) => (typeof size === 'number' ? size : 1))],
+        datatype: 'FP32',
+        data: Array.from({ length: rows * width }, () => Number(random().toFixed(4))),
+      };
+    }),
+  };
+}
+
+/** Tree rows anywhere in the workbench whose aria label starts with `prefix`. */
+async function treeRows(page, prefix) {
+  return page.$$eval(
+    '.monaco-list-row[aria-label]',
+    (rows, start) =>
+      rows
+        .map((row) => (row.getAttribute('aria-label') ?? '').replace(/\u00a0/g, ' '))
+        .filter((label) => label.startsWith(start)),
+    prefix,
+  );
+}
+
+async function runCommandContaining(wb, title) {
+  await wb.dismissQuickInput();
+  await wb.keyboard.press('F1');
+  await wb.page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible', timeout: 10_000 });
+  await wb.keyboard.type(title, { delay: 10 });
+  await wb.acceptQuickInputRow((row) => row.label.includes(title) || row.aria.includes(title), `command "${title}"`);
+}
+
+/** The quick input's state: a list with rows, or an input box with its prompt. */
+async function quickInputState(wb) {
+  if (!(await wb.quickInputVisible())) return null;
+  const rows = await wb.quickInputRows();
+  if (rows.length > 0) return { kind: 'list', rows };
+  const message = await wb.page
+    .locator('.quick-input-widget .quick-input-message')
+    .textContent({ timeout: 1000 })
+    .catch(() => '');
+  return { kind: 'input', message: message ?? '' };
+}
+
+async function pick(wb, match, what) {
+  await wb.page.waitForSelector('.quick-input-widget .quick-input-list .monaco-list-row', {
+    state: 'visible',
+    timeout: SLOW,
+  });
+  await wb.acceptQuickInputRow(match, what);
+}
+
+async function toasts(page) {
+  const texts = await page.$$eval('.notifications-toasts .notification-toast', (nodes) =>
+    nodes.map((node) => node.innerText),
+  );
+  return texts.map((text) => text.replace(/\s+/g, ' ').trim());
+}
+
+async function waitForToast(wb, ctx, pattern, what, timeout = SLOW) {
+  return waitUntil(async () => (await toasts(wb.page)).find((text) => pattern.test(text)) ?? null, {
+    timeout,
+    interval: 300,
+    message: what,
+  }).catch(async (error) => {
+    await ctx.shot(`no toast ${what}`);
+    throw new Error(`${error.message}; toasts: ${short(await toasts(wb.page), 800)}`);
+  });
+}
+
+/** The figures of the monitoring dashboard (data-figure → text), from whichever frame holds it. */
+async function dashboardFigures(page) {
+  for (const frame of page.frames()) {
+    const figures = await frame
+      .$$eval('.cards .card', (cards) =>
+        Object.fromEntries(cards.map((card) => [card.dataset.figure, card.querySelector('.value')?.textContent ?? ''])),
+      )
+      .catch(() => null);
+    if (figures && Object.keys(figures).length > 0) {
+      const charts = await frame.$$eval('figure.chart-box path.series', (paths) => paths.length).catch(() => 0);
+      const title = await frame.$eval('.status-header h1', (node) => node.textContent ?? '').catch(() => '');
+      return { ...figures, charts, title };
+    }
+  }
+  return null;
+}
+
+export const DEPLOY_TESTS = [
+  {
+    name: 'deploy: deploy from the palette, predict over HTTP, monitor, stop',
+    async run(wb, ctx) {
+      const workspace = ctx.workspace;
+      ensureChampion(workspace, ctx.note);
+      const champion = cairn(workspace, ['models', 'show', `${MODEL}@champion`]).version;
+      ctx.note(`${MODEL}@champion is v${champion.version}; inputs ${short(champion.signature.inputs)}`);
+      const file = path.join(workspace, `${NAME}.deploy.yaml`);
+      fs.rmSync(file, { force: true });
+      try {
+        await wb.runCommand('Cairn: Deploy Model');
+        // A workspace with deployment files asks which one first; a new file is asked by name.
+        const first = await waitUntil(async () => quickInputState(wb), {
+          timeout: SLOW,
+          message: 'the first question of Deploy Model',
+        });
+        if (first.kind === 'list')
+          await pick(wb, (row) => row.label.includes('New deployment file'), 'a new deployment file');
+        await waitUntil(async () => (await quickInputState(wb))?.kind === 'input', {
+          timeout: 20_000,
+          message: 'the input box for the deployment name',
+        });
+        await wb.keyboard.press('Control+A');
+        await wb.keyboard.type(NAME, { delay: 10 });
+        await ctx.shot('deployment named');
+        await wb.keyboard.press('Enter');
+        // One registered model is taken without asking; several are offered.
+        const next = await waitUntil(async () => quickInputState(wb), {
+          timeout: SLOW,
+          message: 'the model or version pick',
+        });
+        if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
+          await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
+        await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
+        await pick(wb, (row) => row.label === 'Direct', 'the direct strategy');
+        await ctx.shot('confirmation');
+        await pick(wb, (row) => row.label.endsWith('Deploy') && !row.label.includes('Cancel'), 'Deploy');
+
+        const deployed = await waitForToast(
+          wb,
+          ctx,
+          new RegExp(`${NAME} serves ${MODEL} v${champion.version} at http://127\\.0\\.0\\.1:\\d+`),
+          'the deployment toast with its URL',
+          90_000,
+        );
+        const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(deployed)[1];
+        ctx.note(`deployed: ${short(deployed, 300)}`);
+        await ctx.shot('deployed');
+        const written = fs.readFileSync(file, 'utf8');
+        if (!written.includes(`model: ${MODEL}@champion`))
+          throw new Error(`the deployment file does not serve ${MODEL}@champion: ${short(written, 400)}`);
+
+        await runCommandContaining(wb, 'Focus on Deployments View');
+        const row = await waitUntil(async () => (await treeRows(wb.page, `Deployment ${NAME}: serving`))[0], {
+          timeout: SLOW,
+          interval: 500,
+          message: `the Deployments view to show ${NAME} serving`,
+        }).catch(async (error) => {
+          await ctx.shot('no deployment row');
+          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+        });
+        const versionRow = await waitUntil(
+          async () => (await treeRows(wb.page, `stable: ${MODEL} v${champion.version}`))[0],
+          {
+            timeout: 20_000,
+            message: 'the stable version under the deployment',
+          },
+        );
+        if (!/100%/.test(versionRow)) throw new Error(`the stable version does not carry all traffic: ${versionRow}`);
+        ctx.note(`view: ${row} / ${versionRow}`);
+        await ctx.shot('deployments view serving');
+        const statusBar = await waitUntil(
+          async () => (await wb.statusBarItems()).find((item) => item.includes(`${NAME}:`)),
+          { timeout: 20_000, message: `a status bar item for ${NAME}` },
+        );
+        ctx.note(`status bar: ${statusBar}`);
+
+        // Predictions over HTTP, as a client of the model server would send them.
+        let answered = 0;
+        const started = Date.now();
+        for (let request = 0; request < 40; request++) {
+          const response = await fetch(`${url}/v2/models/${MODEL}/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(inferBody(champion.signature, 1 + (request % 4), request + 1)),
+          });
+          const body = await response.json();
+          if (response.status !== 200) throw new Error(`infer answered ${response.status}: ${short(body, 400)}`);
+          if (!Array.isArray(body.outputs) || body.outputs.length === 0)
+            throw new Error(`infer answered no outputs: ${short(body, 400)}`);
+          answered++;
+        }
+        ctx.note(`${answered} predictions answered in ${Date.now() - started} ms`);
+
+        await wb.runCommand('Cairn: Open Monitoring');
+        let seen = null;
+        const figures = await waitUntil(
+          async () => {
+            seen = await dashboardFigures(wb.page);
+            return seen && Number(seen.requests) > 0 && seen.charts > 0 ? seen : null;
+          },
+          { timeout: SLOW, interval: 500, message: 'the dashboard to count the requests and draw their charts' },
+        ).catch(async (error) => {
+          await ctx.shot('dashboard without requests');
+          throw new Error(`${error.message}; dashboard: ${short(seen, 600)}`);
+        });
+        ctx.note(`dashboard: ${short(figures, 400)}`);
+        await ctx.shot('dashboard with requests');
+        // Live refresh: more requests show up without touching the panel.
+        const before = Number(figures.requests);
+        for (let request = 0; request < 10; request++) {
+          await fetch(`${url}/v2/models/${MODEL}/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(inferBody(champion.signature, 1, 100 + request)),
+          });
+        }
+        const after = await waitUntil(
+          async () => {
+            seen = await dashboardFigures(wb.page);
+            return seen && Number(seen.requests) >= before + 10 ? seen : null;
+          },
+          { timeout: 30_000, interval: 500, message: `the dashboard to count ${before + 10} requests by itself` },
+        );
+        ctx.note(`after 10 more: ${short(after, 300)}`);
+        await ctx.shot('dashboard refreshed');
+
+        await wb.runCommand('Cairn: Stop Deployment');
+        await wb.page
+          .locator('.monaco-dialog-box')
+          .getByRole('button', { name: 'Stop', exact: true })
+          .click({ timeout: 20_000 });
+        await waitForToast(wb, ctx, new RegExp(`${NAME} stopped`), 'the stop');
+        const status = cairn(workspace, ['deploy', 'status', NAME]).deployments.find((each) => each.name === NAME);
+        if (status?.status !== 'stopped') throw new Error(`the store says ${NAME} is ${status?.status}`);
+        await waitUntil(async () => (await treeRows(wb.page, `Deployment ${NAME}: stopped`))[0], {
+          timeout: 20_000,
+          message: `the Deployments view to show ${NAME} stopped`,
+        });
+        await ctx.shot('stopped');
+      } finally {
+        // Never leave a server behind: stop it with the CLI when the palette did not.
+        const status = cairnResult(workspace, ['deploy', 'status', NAME, '--json']);
+        const live = /"status":\s*"(serving|starting|draining)"/.test(status.stdout);
+        if (live) {
+          ctx.note('stopping the deployment with the CLI');
+          cairnResult(workspace, ['deploy', 'stop', NAME]);
+          await delay(500);
+        }
+      }
+    },
+  },
+];
