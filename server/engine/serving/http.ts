@@ -1,0 +1,46 @@
+// Small HTTP helpers of the model server: reading a body with a size limit, answering JSON or text,
+// and the bearer token check.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Raised when a body is larger than allowed (answered 413). */
+export class BodyTooLarge extends Error {}
+
+/** The request body, at most `limit` bytes. */
+export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge(`The request body is larger than ${limit} bytes.`));
+        request.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    request.on('error', reject);
+  });
+}
+
+/** Sends `text` with a status, a content type and extra headers. */
+export function send(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'application/json',
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** Whether the Authorization header carries the bearer token (compared in constant time). */
+export function hasToken(request: IncomingMessage, token: Buffer): boolean {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7).trim());
+  return given.length === token.length && timingSafeEqual(given, token);
+}
