@@ -13,6 +13,8 @@ import { dataCommand } from './commands/data';
 import { expCommand } from './commands/exp';
 import { exportCommand } from './commands/export';
 import { validateCommand } from './commands/validate';
+import { WORKER_ARGUMENT } from '../engine/serving/protocol';
+import { runWorker } from '../engine/serving/worker';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
@@ -43,6 +45,8 @@ Options for every command:
 
 async function main(argv: string[]): Promise<number> {
   const args = [...argv];
+  // Hidden: a model worker of a deployment's server (forked by serving/modelHost.ts), not a command.
+  if (args[0] === WORKER_ARGUMENT) return runWorker();
   if (args[0] === '--version' || args[0] === 'version') {
     process.stdout.write(`${version}\n`);
     return 0;

@@ -50,8 +50,11 @@ function warmUpFeeds(
   return feeds;
 }
 
-/** The worker's main: answers load, run and stop messages until stopped or orphaned. */
-export function runWorker(): void {
+/**
+ * The worker's main: answers load, run and stop messages until stopped or orphaned, then ends the
+ * process itself (so the returned promise, for the CLI's main, never settles).
+ */
+export function runWorker(): Promise<number> {
   let session: InferenceSession | null = null;
   let ort: Ort | null = null;
   // Runs are chained so that a session runs one batch at a time, in the order they came.
@@ -100,4 +103,5 @@ export function runWorker(): void {
     else if (message.kind === 'stop') void queue.then(() => process.exit(0));
   });
   process.on('disconnect', () => process.exit(0));
+  return new Promise<number>(() => undefined);
 }

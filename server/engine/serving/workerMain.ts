@@ -2,4 +2,4 @@
 // worker as `cairn.js __serve-worker` instead (see modelHost.ts workerCommand).
 import { runWorker } from './worker';
 
-runWorker();
+void runWorker();
