@@ -104,7 +104,8 @@ const SCHEMA = `
     fallback INTEGER NOT NULL,
     key TEXT,
     error TEXT,
-    inputs TEXT,
+    input_names TEXT,
+    inputs BLOB,
     outputs TEXT
   );
   CREATE INDEX IF NOT EXISTS predictions_by_at ON predictions(at);
@@ -149,7 +150,8 @@ interface PredictionRow {
   fallback: number;
   key: string | null;
   error: string | null;
-  inputs: string | null;
+  input_names: string | null;
+  inputs: Buffer | string | null;
   outputs: string | null;
 }
 
@@ -186,8 +188,8 @@ export class PredictionLog {
       this.insertFeedback = null;
     } else {
       this.insertPrediction = db.prepare(
-        `INSERT INTO predictions (request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, inputs, outputs)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO predictions (request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, input_names, inputs, outputs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       this.insertFeedback = db.prepare(
         'INSERT INTO feedback (request_id, at, kind, label, fields) VALUES (?, ?, ?, ?, ?)',
@@ -238,7 +240,8 @@ export class PredictionLog {
     const sample = this.policy.sample;
     this.db.transaction(() => {
       for (const record of records) {
-        const keepInputs = record.inputs !== null && (sample >= 1 || (sample > 0 && this.random() < sample));
+        const keep = sample >= 1 || (sample > 0 && this.random() < sample);
+        const inputs = keep ? encodeInputs(record.inputs, record.rows) : null;
         statement.run(
           record.requestId,
           record.at,
@@ -251,7 +254,8 @@ export class PredictionLog {
           record.fallback ? 1 : 0,
           record.key,
           record.error,
-          keepInputs ? JSON.stringify(record.inputs) : null,
+          inputs?.names ?? null,
+          inputs?.data ?? null,
           record.outputs === null ? null : JSON.stringify(record.outputs),
         );
       }
@@ -455,9 +459,59 @@ function predictionOf(row: PredictionRow): LoggedPrediction {
     fallback: row.fallback === 1,
     key: row.key,
     error: row.error,
-    inputs: row.inputs === null ? null : (JSON.parse(row.inputs) as LoggedPrediction['inputs']),
+    inputs: decodeInputs(row.input_names, row.inputs, row.rows),
     outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as LoggedPrediction['outputs']),
   };
+}
+
+/**
+ * Inputs as stored: all-numeric columns as one float64 blob, row-major by column (a tenth of the cost
+ * of JSON for 20 features), with the column names beside it; columns holding text as JSON.
+ */
+function encodeInputs(
+  inputs: PredictionRecord['inputs'],
+  rows: number,
+): { names: string; data: Buffer | string } | null {
+  if (inputs === null) return null;
+  const names = Object.keys(inputs);
+  const data = new Float64Array(names.length * rows);
+  let offset = 0;
+  for (const name of names) {
+    const values = inputs[name] ?? [];
+    if (values.length !== rows) return { names: '', data: JSON.stringify(inputs) };
+    for (let row = 0; row < rows; row++) {
+      const value = values[row];
+      if (typeof value === 'number') data[offset++] = value;
+      else if (value === null) data[offset++] = NaN;
+      else return { names: '', data: JSON.stringify(inputs) };
+    }
+  }
+  return { names: namesText(names), data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+// Every request of a deployment has the same features: their JSON is made once.
+let lastNames: { key: string; text: string } = { key: '', text: '[]' };
+function namesText(names: string[]): string {
+  const key = names.join('\u0000');
+  if (key !== lastNames.key) lastNames = { key, text: JSON.stringify(names) };
+  return lastNames.text;
+}
+
+function decodeInputs(names: string | null, data: Buffer | string | null, rows: number): LoggedPrediction['inputs'] {
+  if (data === null) return null;
+  if (typeof data === 'string' || !names) return JSON.parse(String(data)) as LoggedPrediction['inputs'];
+  const columns = JSON.parse(names) as string[];
+  const values = new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const inputs: Record<string, (number | null)[]> = {};
+  columns.forEach((name, index) => {
+    const column: (number | null)[] = new Array(rows);
+    for (let row = 0; row < rows; row++) {
+      const value = values[index * rows + row] ?? NaN;
+      column[row] = Number.isNaN(value) ? null : value;
+    }
+    inputs[name] = column;
+  });
+  return inputs;
 }
 
 /**

@@ -1,0 +1,161 @@
+// The prediction log on a real SQLite file: batched appends at the rate a busy server logs (measured
+// and printed), input sampling, retention by age and by rows, labels and events by request id, and
+// queries by window, version and arm.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
+import type { PredictionRecord } from '../../server/engine/serving/record';
+import { makeWorkspace } from '../helpers/workspace';
+
+const FEATURES = Array.from({ length: 20 }, (_, index) => `f${index}`);
+
+function record(index: number, at: number, extra: Partial<PredictionRecord> = {}): PredictionRecord {
+  const inputs: Record<string, number[]> = {};
+  for (const feature of FEATURES) inputs[feature] = [index % 97];
+  return {
+    requestId: `r${index}`,
+    at,
+    arm: 'stable',
+    version: 'weather:1',
+    protocol: 'v2',
+    status: 200,
+    latencyMs: 1 + (index % 10),
+    rows: 1,
+    inputs,
+    outputs: { probability: [0.5] },
+    error: null,
+    fallback: false,
+    key: null,
+    ...extra,
+  };
+}
+
+describe('monitor: the prediction log', function () {
+  this.timeout(60000);
+
+  it('appends tens of thousands of one-row predictions with 20 features per second', () => {
+    const root = makeWorkspace({});
+    const log = PredictionLog.open(root, 'weather-api');
+    const total = 200_000;
+    const batch = 2_000;
+    const records = Array.from({ length: total }, (_, index) => record(index, 1_000_000 + index));
+    const started = performance.now();
+    for (let start = 0; start < total; start += batch) {
+      log.append(records.slice(start, start + batch));
+      // The server flushes every 200 ms; at this rate that is one flush per a few thousand records.
+      log.flush();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const rate = total / seconds;
+    console.log(`      prediction log: ${total} records in ${seconds.toFixed(2)} s = ${Math.round(rate)} records/s`);
+    assert.equal(log.count(), total);
+    // The machine running the tests may be busy: the bound leaves room, the figure is printed.
+    assert.ok(rate > 10_000, `only ${Math.round(rate)} records/s`);
+    log.close();
+    assert.ok(fs.existsSync(monitorDbPath(root, 'weather-api')));
+  });
+
+  it('keeps inputs for the sampled share only, and always the outputs and latency', () => {
+    const root = makeWorkspace({});
+    let state = 1;
+    const random = () => {
+      state = (state * 48271) % 2147483647;
+      return state / 2147483647;
+    };
+    const log = PredictionLog.open(root, 'd', {
+      policy: { sample: 0.25, retentionMs: 86_400_000, maxRows: 100_000 },
+      random,
+    });
+    log.append(Array.from({ length: 4000 }, (_, index) => record(index, 1000 + index)));
+    log.flush();
+    const all = log.predictions();
+    const sampled = all.filter((prediction) => prediction.inputs !== null).length;
+    assert.ok(sampled > 800 && sampled < 1200, `${sampled} of 4000 sampled`);
+    assert.ok(all.every((prediction) => prediction.outputs !== null && prediction.latencyMs > 0));
+    assert.equal(log.predictions({ withInputs: true }).length, sampled);
+    log.close();
+  });
+
+  it('removes entries older than the retention, then the oldest beyond max rows', () => {
+    const root = makeWorkspace({});
+    const log = PredictionLog.open(root, 'd', { policy: { sample: 1, retentionMs: 10_000, maxRows: 50 } });
+    log.append(Array.from({ length: 100 }, (_, index) => record(index, 1000 + index * 100)));
+    log.flush();
+    log.addFeedback([{ request_id: 'r0', label: 1, at: 1000 }], { now: 1000 });
+    // At 15,000 the retention keeps at >= 5,000: requests 40..99 (60 of them); max rows keeps the last 50.
+    assert.equal(log.applyRetention(15_000), 50);
+    const kept = log.predictions();
+    assert.equal(kept.length, 50);
+    assert.equal(kept[0]?.requestId, 'r50');
+    assert.equal(kept.at(-1)?.requestId, 'r99');
+    assert.deepEqual(log.feedback(), []);
+    log.close();
+  });
+
+  it('joins labels and events to predictions by request id, and says which row is wrong', () => {
+    const root = makeWorkspace({});
+    const log = PredictionLog.open(root, 'd');
+    log.append([
+      record(1, 1000),
+      record(2, 2000, { arm: 'candidate', version: 'weather:2' }),
+      record(3, 3000, { arm: 'shadow', version: 'weather:2', requestId: 'r1' }),
+    ]);
+    log.flush();
+    assert.equal(
+      log.addFeedback(
+        [
+          { request_id: 'r1', label: 1 },
+          { request_id: 'r2', outcome: 'purchase', revenue: 12.5, at: '2026-01-01T00:00:00Z' },
+        ],
+        { now: 5000 },
+      ),
+      2,
+    );
+    const joined = log.joined();
+    assert.deepEqual(
+      joined.map(({ prediction, feedback }) => [prediction.requestId, prediction.arm, feedback.map((row) => row.kind)]),
+      [
+        ['r1', 'stable', ['label']],
+        ['r2', 'candidate', ['event']],
+        ['r1', 'shadow', ['label']],
+      ],
+    );
+    assert.deepEqual(joined[1]?.feedback[0]?.fields, { outcome: 'purchase', revenue: 12.5 });
+    assert.equal(joined[1]?.feedback[0]?.at, Date.parse('2026-01-01T00:00:00Z'));
+    assert.deepEqual(
+      log.predictions({ version: 'weather:2' }).map((prediction) => prediction.arm),
+      ['candidate', 'shadow'],
+    );
+    assert.deepEqual(
+      log.predictions({ from: 1500, to: 3000 }).map((prediction) => prediction.requestId),
+      ['r2'],
+    );
+    assert.deepEqual(
+      log.summaries({ arm: 'stable' }).map((summary) => summary.at),
+      [1000],
+    );
+    assert.throws(
+      () => log.addFeedback([{ request_id: 'r1', label: 1 }, { label: 0 }], { now: 0, where: 'labels.jsonl' }),
+      (error: unknown) =>
+        error instanceof FeedbackError && /labels.jsonl, row 2: 'request_id' is missing/.test(error.message),
+    );
+    assert.throws(
+      () => log.addFeedback([{ id: 'r1', label: { a: 1 } }], { now: 0, joinKey: 'id' }),
+      /label must be a number/,
+    );
+    assert.equal(log.feedback().length, 2, 'a rejected batch records nothing');
+    log.close();
+  });
+
+  it('reads a log another process writes, read-only', () => {
+    const root = makeWorkspace({});
+    const writer = PredictionLog.open(root, 'd', { autoFlush: true });
+    writer.append([record(1, 1000)]);
+    writer.flush();
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.equal(reader.count(), 1);
+    assert.throws(() => reader.addFeedback([{ request_id: 'r1', label: 1 }], { now: 0 }), /read-only/);
+    reader.close();
+    writer.close();
+  });
+});
