@@ -12,6 +12,7 @@ import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
 import { expCommand } from './commands/exp';
 import { exportCommand } from './commands/export';
+import { scoreCommand } from './commands/score';
 import { validateCommand } from './commands/validate';
 import { WORKER_ARGUMENT } from '../engine/serving/protocol';
 import { runWorker } from '../engine/serving/worker';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   exp: expCommand,
   models: modelsCommand,
   export: exportCommand,
+  score: scoreCommand,
 };
 
 function usage(): string {

@@ -225,15 +225,16 @@ function missingColumns(display: string, line: number | null, present: readonly 
 }
 
 function csvBatches(file: string, display: string, wanted: string[], batchSize: number): BatchSource {
-  const stream = fs.createReadStream(file);
-  const parser = stream.pipe(parseCsv({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false }));
+  // Streams open when reading starts: a stream opened earlier would flow before anyone listens.
+  let stream: fs.ReadStream | null = null;
   return {
     total: () => null,
     async close() {
-      stream.destroy();
-      parser.destroy();
+      stream?.destroy();
     },
     async *batches() {
+      stream = fs.createReadStream(file);
+      const parser = stream.pipe(parseCsv({ bom: true, info: true, skip_empty_lines: true }));
       let header: string[] | null = null;
       let positions: [string, number][] = [];
       let batch = emptyBatch(wanted, 0);
@@ -267,15 +268,15 @@ function csvBatches(file: string, display: string, wanted: string[], batchSize: 
 }
 
 function jsonLinesBatches(file: string, display: string, wanted: string[], batchSize: number): BatchSource {
-  const stream = fs.createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  let stream: fs.ReadStream | null = null;
   return {
     total: () => null,
     async close() {
-      lines.close();
-      stream.destroy();
+      stream?.destroy();
     },
     async *batches() {
+      stream = fs.createReadStream(file, { encoding: 'utf8' });
+      const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
       let batch = emptyBatch(wanted, 0);
       let row = 0;
       let lineNumber = 0;
