@@ -212,12 +212,16 @@ export async function runDeploy(
   file: string,
 ): Promise<DeploymentStatus | null | undefined> {
   const nodePath = readConfig().nodePath;
-  return vscode.window.withProgress(
+  let cancelled = false;
+  const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Cairn: deploying ${file}`, cancellable: true },
-    async (progress, token) => {
+    (progress, token) => {
       const abort = new AbortController();
-      token.onCancellationRequested(() => abort.abort());
-      const result = await runCli({
+      token.onCancellationRequested(() => {
+        cancelled = true;
+        abort.abort();
+      });
+      return runCli({
         nodePath,
         cliPath: vscode.Uri.joinPath(extensionUri, 'dist', 'cli', 'cairn.js').fsPath,
         args: ['deploy', file, '--json', '--workspace', folder.uri.fsPath],
@@ -227,25 +231,23 @@ export async function runDeploy(
           if (line.trim()) progress.report({ message: line.trim().slice(0, 200) });
         },
       });
-      if (token.isCancellationRequested) {
-        void vscode.window.showWarningMessage(`Cairn: the deployment of ${file} was cancelled.`);
-        return undefined;
-      }
-      if (result.code !== 0 || result.startError) {
-        const choice = await vscode.window.showErrorMessage(
-          `Cairn could not deploy ${file}: ${failureText(result, 'deploy', nodePath)}`,
-          'Open File',
-        );
-        if (choice) await vscode.window.showTextDocument(vscode.Uri.joinPath(folder.uri, file));
-        return undefined;
-      }
-      try {
-        return deployedStatus(JSON.parse(result.stdout));
-      } catch {
-        return null;
-      }
     },
   );
+  if (cancelled) {
+    void vscode.window.showWarningMessage(`Cairn: the deployment of ${file} was cancelled.`);
+    return undefined;
+  }
+  if (result.code !== 0 || result.startError) {
+    void vscode.window
+      .showErrorMessage(`Cairn could not deploy ${file}: ${failureText(result, 'deploy', nodePath)}`, 'Open File')
+      .then((choice) => (choice ? vscode.window.showTextDocument(vscode.Uri.joinPath(folder.uri, file)) : undefined));
+    return undefined;
+  }
+  try {
+    return deployedStatus(JSON.parse(result.stdout));
+  } catch {
+    return null;
+  }
 }
 
 function aliasText(aliases: Record<string, number>): string {

@@ -194,16 +194,21 @@ export const DEPLOY_TESTS = [
           await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
         await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
         await pick(wb, (row) => row.label === 'Direct', 'the direct strategy');
+        await waitUntil(async () => (await wb.quickInputRows()).some((row) => row.label.endsWith('Deploy')), {
+          timeout: 20_000,
+          message: 'the confirmation',
+        });
         await ctx.shot('confirmation');
         await pick(wb, (row) => row.label.endsWith('Deploy') && !row.label.includes('Cancel'), 'Deploy');
 
         const deployed = await waitForToast(
           wb,
           ctx,
-          new RegExp(`${NAME} serves ${MODEL} v${champion.version} at http://127\\.0\\.0\\.1:\\d+`),
+          new RegExp(`${NAME} serves ${MODEL} v${champion.version} at http://127\\.0\\.0\\.1:\\d+|could not deploy`),
           'the deployment toast with its URL',
           90_000,
         );
+        if (/could not deploy/.test(deployed)) throw new Error(`the deployment failed: ${short(deployed, 600)}`);
         const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(deployed)[1];
         ctx.note(`deployed: ${short(deployed, 300)}`);
         await ctx.shot('deployed');
