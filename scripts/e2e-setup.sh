@@ -6,8 +6,9 @@
 set -euo pipefail
 
 CODE_SERVER_VERSION="4.100.3"
-# g++, make and python3 build better-sqlite3 when its prebuilt binary cannot be downloaded (offline).
-APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config ripgrep chromium g++ make python3)
+# g++, make and python3 build better-sqlite3 when its prebuilt binary cannot be downloaded (offline);
+# python3-numpy and python3-scipy let test/engine/driftScipy.test.ts compare the drift statistics with scipy.
+APT_PACKAGES=(libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config ripgrep chromium g++ make python3 python3-numpy python3-scipy)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
