@@ -10,6 +10,7 @@ import { modelsCommand } from './commands/models';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
 import { dataCommand } from './commands/data';
+import { deployCommand } from './commands/deploy';
 import { expCommand } from './commands/exp';
 import { exportCommand } from './commands/export';
 import { scoreCommand } from './commands/score';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   models: modelsCommand,
   export: exportCommand,
   score: scoreCommand,
+  deploy: deployCommand,
 };
 
 function usage(): string {

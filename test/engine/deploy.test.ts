@@ -1,0 +1,375 @@
+// `cairn deploy` with real processes on 127.0.0.1: a registered ONNX model deployed as a detached
+// server that survives the CLI; status --json with pid, port, versions and traffic; a canary that
+// walks its steps and promotes (the champion alias moves, with actor and reason in the audit log); a
+// canary whose predictions shift too far, rolled back by itself with the reason recorded; stop drains
+// requests in flight; and a server killed with SIGKILL restored from the store at the same step.
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { DeploymentStatus } from '../../server/shared/deployments';
+import { Registry } from '../../server/engine/registry/registry';
+import { Store } from '../../server/engine/store';
+import { writeLogisticModel } from '../helpers/onnx';
+import { makeWorkspace } from '../helpers/workspace';
+
+const repository = path.resolve(__dirname, '../..');
+const cli = path.join(repository, 'dist/cli/cairn.js');
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cairn(root: string, ...args: string[]): Result {
+  const result = spawnSync(process.execPath, [cli, ...args, '--workspace', root], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the CLI without blocking this process (the test sends requests meanwhile). */
+function cairnAsync(root: string, ...args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args, '--workspace', root], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+function statusOf(root: string, name: string): DeploymentStatus {
+  const result = cairn(root, 'deploy', 'status', name, '--json');
+  assert.equal(result.status, 0, result.stderr);
+  const parsed = JSON.parse(result.stdout) as { deployments: DeploymentStatus[] };
+  const found = parsed.deployments.find((deployment) => deployment.name === name);
+  assert.ok(found, `no deployment ${name} in ${result.stdout}`);
+  return found;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+const FEATURES = 3;
+
+/** One V2 inference of `rows` rows; the status and whether a fallback answered. */
+async function infer(url: string, model: string, rows = 4): Promise<{ status: number; body: string }> {
+  const data = Array.from({ length: rows * FEATURES }, (_, index) => ((index % 7) - 3) / 3);
+  const response = await fetch(`${url}/v2/models/${model}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ name: 'features', shape: [rows, FEATURES], datatype: 'FP32', data }] }),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/** Sends requests one after another until `done()` says stop; returns the statuses seen. */
+async function sendUntil(url: string, model: string, done: () => boolean, timeoutMs: number): Promise<number[]> {
+  const statuses: number[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) {
+    try {
+      statuses.push((await infer(url, model)).status);
+    } catch {
+      statuses.push(0);
+    }
+  }
+  return statuses;
+}
+
+async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A workspace with rain v1 (@champion) and rain v2 (@challenger), and a deployment file. */
+function workspace(spec: string): { root: string; file: string } {
+  const root = makeWorkspace({ 'rain.deploy.yaml': spec });
+  const store = Store.open(root);
+  try {
+    const registry = new Registry(store, root);
+    const champion = writeLogisticModel(root, 'models/v1.onnx', [0.5, -0.25, 0.1], 0);
+    const challenger = writeLogisticModel(root, 'models/v2.onnx', [0.45, -0.2, 0.1], 0.01);
+    registry.register({ name: 'rain', onnxPath: champion });
+    registry.register({ name: 'rain', onnxPath: challenger });
+    registry.setAlias('rain', 'champion', 1, { reason: 'first model' });
+    registry.setAlias('rain', 'challenger', 2, { reason: 'candidate' });
+  } finally {
+    store.close();
+  }
+  return { root, file: path.join(root, 'rain.deploy.yaml') };
+}
+
+/** Registers a model whose predictions differ wildly from the champion's as rain v3 @challenger. */
+function registerShiftedChallenger(root: string): void {
+  const store = Store.open(root);
+  try {
+    const registry = new Registry(store, root);
+    const shifted = writeLogisticModel(root, 'models/v3.onnx', [-4, 4, -4], 6);
+    registry.register({ name: 'rain', onnxPath: shifted });
+    registry.setAlias('rain', 'challenger', 3, { reason: 'a bad candidate' });
+  } finally {
+    store.close();
+  }
+}
+
+function championOf(root: string): number | null {
+  const store = Store.open(root);
+  try {
+    return new Registry(store, root).aliasVersion('rain', 'champion');
+  } finally {
+    store.close();
+  }
+}
+
+describe('cairn deploy (real server processes)', function () {
+  this.timeout(180_000);
+  const started: { root: string; name: string }[] = [];
+
+  before(() => {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: repository, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+  });
+
+  afterEach(() => {
+    // Whatever a failed test left running is stopped (by its own pid, never by name).
+    for (const { root, name } of started.splice(0)) {
+      const store = Store.open(root);
+      const row = store.db.prepare('SELECT pid FROM deployments WHERE name = ?').get(name) as
+        { pid: number | null } | undefined;
+      store.close();
+      if (row?.pid && alive(row.pid)) {
+        try {
+          process.kill(-row.pid, 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    }
+  });
+
+  it('serves a registered model from a detached server and shows it in status --json', async () => {
+    const port = await freePort();
+    const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    assert.equal(status.name, 'rain');
+    assert.equal(status.status, 'serving');
+    assert.equal(status.url, `http://127.0.0.1:${port}`);
+    assert.ok(status.pid !== null && alive(status.pid), 'the server outlives the CLI');
+    assert.deepEqual(
+      { model: status.stable.model, version: status.stable.version, ref: status.stable.ref },
+      { model: 'rain', version: 1, ref: 'rain@champion' },
+    );
+    assert.deepEqual(status.traffic, { stable: 100, candidate: 0, mirror: 0 });
+    assert.equal(status.candidate, null);
+
+    const answer = await infer(status.url ?? '', 'rain');
+    assert.equal(answer.status, 200, answer.body);
+    const ready = await fetch(`${status.url ?? ''}/v2/health/ready`);
+    assert.equal(ready.status, 200);
+
+    const listed = statusOf(root, 'rain');
+    assert.equal(listed.pid, status.pid);
+    assert.ok(listed.stable.pid !== null && alive(listed.stable.pid), 'the model worker runs');
+    assert.ok(listed.events.some((event) => event.kind === 'deploy'));
+    const token = fs.statSync(path.join(root, '.cairn/deployments/rain/admin.token'));
+    assert.equal(token.mode & 0o777, 0o600);
+    const refused = await fetch(`${status.url ?? ''}/cairn/v1/status`);
+    assert.equal(refused.status, 401);
+
+    const stopped = cairn(root, 'deploy', 'stop', 'rain');
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal(alive(status.pid), false);
+    assert.equal(statusOf(root, 'rain').status, 'stopped');
+  });
+
+  it('walks a canary through its steps and promotes it: the champion alias moves', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@challenger',
+        '  steps:',
+        '    - { weight: 50, pause: 600ms, analysis: { metric: error_rate, max: 0.01 } }',
+        '    - { weight: 100, pause: 300ms }',
+        '',
+      ].join('\n'),
+    );
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    assert.equal(status.candidate?.version, 2);
+    assert.deepEqual(status.traffic, { stable: 50, candidate: 50, mirror: 0 });
+    assert.equal(status.rollout.phase, 'progressing');
+    assert.equal(status.rollout.step, 0);
+
+    const statuses = await sendUntil(status.url ?? '', 'rain', () => championOf(root) === 2, 30_000);
+    assert.equal(championOf(root), 2, 'the champion alias moved to the candidate');
+    assert.ok(
+      statuses.every((code) => code === 200),
+      `every request answered: ${statuses.join(',')}`,
+    );
+    const promoted = await waitFor('the promotion in status', () => {
+      const current = statusOf(root, 'rain');
+      return current.rollout.phase === 'promoted' && current.stable.version === 2 ? current : null;
+    });
+    assert.deepEqual(promoted.traffic, { stable: 100, candidate: 0, mirror: 0 });
+    const kinds = promoted.events.map((event) => event.kind);
+    assert.ok(kinds.includes('promote'), kinds.join(','));
+    assert.ok(promoted.events.filter((event) => event.kind === 'step').length >= 2);
+
+    const store = Store.open(root);
+    const audit = new Registry(store, root).auditLog('rain').at(-1);
+    store.close();
+    assert.equal(audit?.action, 'alias');
+    assert.equal(audit?.to, 'champion=v2');
+    assert.equal(audit?.actor, 'cairn-deploy');
+    assert.match(audit?.reason ?? '', /deployment rain: all 2 canary steps passed/);
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('rolls a canary back by itself when its analysis fails, with the reason recorded', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@challenger',
+        '  steps:',
+        '    - { weight: 50, pause: 20s, analysis: { metric: prediction_shift, max: 0.2 } }',
+        '    - { weight: 100 }',
+        '',
+      ].join('\n'),
+    );
+    registerShiftedChallenger(root);
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    assert.equal(status.candidate?.version, 3);
+    let aborted: DeploymentStatus | null = null;
+    const statuses = await sendUntil(
+      status.url ?? '',
+      'rain',
+      () => {
+        const current = statusOf(root, 'rain');
+        aborted = current.rollout.phase === 'aborted' ? current : null;
+        return aborted !== null;
+      },
+      30_000,
+    );
+    assert.ok(aborted, 'the rollout aborted');
+    const final = aborted as DeploymentStatus;
+    assert.ok(statuses.every((code) => code === 200));
+    assert.deepEqual(final.traffic, { stable: 100, candidate: 0, mirror: 0 });
+    assert.match(final.rollout.reason ?? '', /prediction_shift = .* \(prediction_shift must be at most 0\.2\)/);
+    const abort = final.events.find((event) => event.kind === 'abort');
+    assert.ok(abort, final.events.map((event) => event.kind).join(','));
+    assert.match(abort.message, /rain:3 aborted: step 1 analysis failed: prediction_shift/);
+    assert.equal(championOf(root), 1, 'the champion did not move');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('drains requests in flight on stop', async () => {
+    const port = await freePort();
+    const { root } = workspace(`model: rain@champion\nserver: { port: ${port}, batch: { max_latency_ms: 50 } }\n`);
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const inFlight = Array.from({ length: 20 }, () => infer(status.url ?? '', 'rain', 50));
+    const stopping = cairnAsync(root, 'deploy', 'stop', 'rain');
+    const answers = await Promise.all(inFlight);
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      answers.map(() => 200),
+    );
+    const stopped = await stopping;
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal(alive(status.pid), false);
+    const after = statusOf(root, 'rain');
+    assert.equal(after.status, 'stopped');
+    assert.ok(after.events.some((event) => event.kind === 'stop'));
+    await assert.rejects(fetch(`${status.url ?? ''}/v2/health/ready`));
+  });
+
+  it('restores the rollout step and traffic from the store after the server is killed', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@challenger',
+        '  steps:',
+        '    - { weight: 20, pause: 300ms }',
+        '    - { weight: 60, pause: 1h }',
+        '    - { weight: 100 }',
+        '',
+      ].join('\n'),
+    );
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const first = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const second = await waitFor('step 2', () => {
+      const current = statusOf(root, 'rain');
+      return current.rollout.step === 1 ? current : null;
+    });
+    assert.deepEqual(second.traffic, { stable: 40, candidate: 60, mirror: 0 });
+    process.kill(first.pid ?? -1, 'SIGKILL');
+    await waitFor('the server to die', () => (alive(first.pid) ? null : true));
+    assert.equal(statusOf(root, 'rain').status, 'failed');
+
+    const again = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(again.status, 0, again.stderr);
+    const restored = JSON.parse(again.stdout) as DeploymentStatus;
+    assert.notEqual(restored.pid, first.pid);
+    assert.equal(restored.rollout.step, 1);
+    assert.equal(restored.rollout.nextStepAt, second.rollout.nextStepAt);
+    assert.deepEqual(restored.traffic, { stable: 40, candidate: 60, mirror: 0 });
+    assert.equal(restored.events[0]?.kind, 'restore');
+    assert.equal((await infer(restored.url ?? '', 'rain')).status, 200);
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+});
