@@ -102,6 +102,14 @@ export interface Reply {
   text: string;
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** POSTs `body` and reads the answer (JSON when it parses). */
 export async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
   const response = await fetch(url, {
@@ -110,26 +118,14 @@ export async function post(url: string, body: string, headers: Record<string, st
     headers: { 'content-type': 'application/json', ...headers },
   });
   const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text };
+  return { status: response.status, headers: response.headers, body: parseJson(text), text };
 }
 
 /** GETs `url`. */
 export async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
   const response = await fetch(url, { headers });
   const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text };
+  return { status: response.status, headers: response.headers, body: parseJson(text), text };
 }
 
 /** The first output's data of a V2 answer. */
