@@ -4,7 +4,9 @@
 // every monitoring.interval and carries out the actions of what fired (rollback, retrain); the CLI
 // builds the same report from the files alone, with the server stopped.
 import type { AlertRecord, ConceptDriftState, DriftReport, KpiValue, MonitorReport } from '../../shared/deployments';
+import { DataError } from '../data/sources';
 import type { DeploymentSpec } from '../deploy/spec';
+import { DriftError } from '../drift/report';
 import { registryReference } from '../deploy/spec';
 import { Registry } from '../registry/registry';
 import type { Store } from '../store';
@@ -193,8 +195,10 @@ export async function buildReport(input: MonitorInput): Promise<{
   try {
     drift = await driftOf(input);
   } catch (error) {
-    if (!(error instanceof ReferenceError) && !(error instanceof Error && error.name === 'DataError')) throw error;
-    warnings.push(error.message);
+    // A missing or unreadable reference, or a feature with no values: said, and the rest goes on.
+    if (!(error instanceof ReferenceError) && !(error instanceof DataError) && !(error instanceof DriftError))
+      throw error;
+    warnings.push(`Drift: ${error.message}`);
   }
 
   const kpis = kpisOf(input, joined, warnings);

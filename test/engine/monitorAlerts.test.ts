@@ -1,0 +1,270 @@
+// evaluateMonitoring on a real workspace: a deployment file read by the deploy reader, a real store
+// and prediction log, a reference CSV, labels and events, and a webhook receiver on 127.0.0.1. Alert
+// rules fire after their `for`, resolve when the condition ends, carry their actions and runbook,
+// and reach the webhook; a dead webhook is reported, never fatal.
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readDeployment } from '../../server/engine/deploy/spec';
+import { listAlerts } from '../../server/engine/monitor/alerts';
+import { PredictionLog } from '../../server/engine/monitor/log';
+import { evaluateMonitoring } from '../../server/engine/monitor/monitor';
+import type { PredictionRecord } from '../../server/engine/serving/record';
+import { Store } from '../../server/engine/store';
+import type { AlertRecord } from '../../server/shared/deployments';
+import { makeWorkspace, yaml } from '../helpers/workspace';
+
+/** A seeded normal sample (Box-Muller), so drift is the same on every run. */
+function normals(count: number, mean: number, seed: number): number[] {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return (state + 1) / 2 ** 32;
+  };
+  return Array.from(
+    { length: count },
+    () => mean + Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+  );
+}
+
+function prediction(index: number, at: number, f0: number, extra: Partial<PredictionRecord> = {}): PredictionRecord {
+  return {
+    requestId: `r${index}`,
+    at,
+    arm: 'stable',
+    version: 'weather:1',
+    protocol: 'v2',
+    status: 200,
+    latencyMs: 5,
+    rows: 1,
+    inputs: { f0: [f0], f1: [index % 7] },
+    outputs: { probability: [0.9] },
+    error: null,
+    fallback: false,
+    key: null,
+    ...extra,
+  };
+}
+
+interface Receiver {
+  url: string;
+  received: { state: string; alert: AlertRecord; deployment: string }[];
+  close(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const received: Receiver['received'] = [];
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      received.push(JSON.parse(body) as Receiver['received'][number]);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/alerts`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function workspace(webhook: string): string {
+  const reference = ['f0,f1', ...normals(600, 0, 1).map((value, index) => `${value},${index % 7}`)].join('\n');
+  return makeWorkspace({
+    'runbooks/errors.md': '# Errors\nRoll back.\n',
+    'data/reference.csv': `${reference}\n`,
+    'api.deploy.yaml': yaml`
+      name: api
+      model: weather@champion
+      monitoring:
+        reference:
+          path: data/reference.csv
+        drift:
+          window: 1h
+          features: [f0, f1]
+        concept_drift:
+          detector: ddm
+        performance:
+          metric: accuracy
+          min: 0.8
+        kpis:
+          - name: conversion
+            expression: count(outcome == "purchase") / count()
+        alerts:
+          - name: error-rate-high
+            when: error_rate > 0.1
+            severity: critical
+            runbook: runbooks/errors.md
+            for: 2m
+          - name: drift-high
+            when: drift.share >= 0.5
+            runbook: runbooks/drift.md
+          - name: conversion-low
+            when: conversion.candidate < 0.3
+            severity: info
+            runbook: runbooks/errors.md
+        webhook: ${webhook}
+        rollback:
+          automatic: true
+          on: [error-rate-high]
+    `,
+  });
+}
+
+describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
+  this.timeout(30000);
+  let receiver: Receiver;
+
+  beforeEach(async () => {
+    receiver = await startReceiver();
+  });
+  afterEach(async () => {
+    await receiver.close();
+  });
+
+  it('fires after `for`, resolves when the condition ends, and posts both to the webhook', async () => {
+    const root = workspace(receiver.url);
+    const spec = readDeployment('api.deploy.yaml', root);
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const t0 = 1_800_000_000_000;
+    // 100 requests in the last 50 s: a fifth fail, f0 shifted by 3 (drift), half the stable ones
+    // labelled wrong (accuracy 0.5 < 0.8), the candidate's requests mostly without a purchase.
+    const shifted = normals(100, 3, 2);
+    log.append(
+      shifted.map((f0, index) =>
+        prediction(index, t0 - 50_000 + index * 500, f0, {
+          ...(index % 5 === 0 ? { status: 500, outputs: null, error: 'model failed' } : {}),
+          ...(index % 4 === 3 ? { arm: 'candidate', version: 'weather:2' } : {}),
+        }),
+      ),
+    );
+    log.flush();
+    const labels = shifted.map((_, index) => ({ request_id: `r${index}`, label: index % 2 }));
+    const events = shifted.map((_, index) => ({
+      request_id: `r${index}`,
+      outcome: index % 8 === 1 ? 'purchase' : 'view',
+    }));
+    log.addFeedback([...labels, ...events], { now: t0 });
+
+    let outcome = await evaluateMonitoring({ root, spec, log, store, now: t0 });
+    assert.deepEqual(
+      outcome.fired.map((alert) => alert.rule).sort(),
+      ['conversion-low', 'drift-high', 'performance-low'],
+      'error-rate-high must hold for 2 minutes first',
+    );
+    const drift = outcome.fired.find((alert) => alert.rule === 'drift-high');
+    assert.match(
+      drift?.message ?? '',
+      /drift.share is 0.5 \(drift.share >= 0.5\)\. The runbook runbooks\/drift.md does not exist: write it\./,
+    );
+    assert.equal(outcome.report.drift?.features.find((feature) => feature.feature === 'f0')?.drifted, true);
+    assert.equal(outcome.report.drift?.features.find((feature) => feature.feature === 'f1')?.drifted, false);
+    const performance = outcome.fired.find((alert) => alert.rule === 'performance-low');
+    assert.equal(performance?.condition, 'performance.accuracy < 0.8');
+    assert.ok((performance?.value ?? 1) < 0.6);
+    const kpi = outcome.report.kpis[0];
+    assert.equal(kpi?.name, 'conversion');
+    // Purchases are the requests with index % 8 == 1: stable arm only (candidate is index % 4 == 3).
+    assert.equal(kpi?.byArm['candidate'], 0);
+    assert.equal(kpi?.events['all'], 100);
+    assert.ok((kpi?.byArm['stable'] ?? 0) > 0.15);
+    const all = outcome.report.operational['all'] ?? [];
+    assert.equal(
+      all.reduce((sum, point) => sum + point.errors, 0),
+      20,
+    );
+    assert.ok(outcome.report.operational['weather:2']);
+    assert.equal(receiver.received.length, 3);
+    assert.ok(receiver.received.every((post) => post.deployment === 'api' && post.state === 'firing'));
+
+    // Two minutes later the errors go on: error-rate-high has held long enough and fires, with its action.
+    const later = t0 + 130_000;
+    log.append(
+      Array.from({ length: 20 }, (_, index) =>
+        prediction(1000 + index, later - 30_000 + index * 1000, 0, index % 2 === 0 ? { status: 500 } : {}),
+      ),
+    );
+    outcome = await evaluateMonitoring({ root, spec, log, store, now: later });
+    const errors = outcome.fired.find((alert) => alert.rule === 'error-rate-high');
+    assert.ok(errors, JSON.stringify(outcome.fired));
+    assert.equal(errors.severity, 'critical');
+    assert.deepEqual(errors.actions, ['rollback']);
+    assert.equal(errors.runbook, 'runbooks/errors.md');
+    assert.equal(errors.value, 0.5);
+    assert.deepEqual(outcome.resolved, [], 'the others still hold');
+
+    // Healthy traffic with the reference's distribution, well after the labelled hour: all resolve.
+    const healthy = later + 2 * 3_600_000;
+    log.append(normals(200, 0, 3).map((f0, index) => prediction(5000 + index, healthy - 50_000 + index * 200, f0)));
+    outcome = await evaluateMonitoring({ root, spec, log, store, now: healthy });
+    assert.deepEqual(outcome.fired, []);
+    assert.deepEqual(outcome.resolved.map((alert) => alert.rule).sort(), [
+      'conversion-low',
+      'drift-high',
+      'error-rate-high',
+      'performance-low',
+    ]);
+    assert.ok(outcome.resolved.every((alert) => alert.state === 'resolved' && alert.resolvedAt === healthy));
+    assert.equal(receiver.received.filter((post) => post.state === 'resolved').length, 4);
+    const stored = listAlerts(store.db, { deployment: 'api' });
+    assert.equal(stored.length, 4);
+    assert.ok(stored.every((alert) => alert.state === 'resolved'));
+    assert.deepEqual(outcome.warnings, []);
+    log.close();
+    store.close();
+  });
+
+  it('reports a webhook that does not answer without failing the round', async () => {
+    await receiver.close();
+    const root = workspace(receiver.url);
+    const spec = readDeployment('api.deploy.yaml', root);
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const now = 1_800_000_000_000;
+    log.append(normals(50, 3, 4).map((f0, index) => prediction(index, now - 10_000 + index, f0)));
+    const warned: string[] = [];
+    const outcome = await evaluateMonitoring({ root, spec, log, store, now, warn: (message) => warned.push(message) });
+    assert.deepEqual(
+      outcome.fired.map((alert) => alert.rule),
+      ['drift-high'],
+    );
+    assert.match(
+      warned.join('\n'),
+      /Alert 'drift-high' was not delivered: the webhook http:\/\/127\.0\.0\.1:[0-9]+\/alerts failed/,
+    );
+    // It was still recorded in the store, where the editor and the CLI read it.
+    assert.equal(listAlerts(store.db, { deployment: 'api' })[0]?.rule, 'drift-high');
+    receiver = await startReceiver();
+    log.close();
+    store.close();
+  });
+
+  it('follows the error stream with the concept-drift detector', async () => {
+    const root = workspace(receiver.url);
+    const spec = readDeployment('api.deploy.yaml', root);
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const now = 1_800_000_000_000;
+    // Every prediction says 1 (0.9). For 300 requests one label in ten is 0 (10% errors), then seven
+    // in ten are: DDM must notice the change after it happens, and not before.
+    log.append(Array.from({ length: 600 }, (_, index) => prediction(index, now - 600_000 + index * 1000, 0)));
+    log.flush();
+    const wrong = (index: number) => (index < 300 ? index % 10 === 0 : index % 10 < 7);
+    log.addFeedback(
+      Array.from({ length: 600 }, (_, index) => ({ request_id: `r${index}`, label: wrong(index) ? 0 : 1 })),
+      { now },
+    );
+    const outcome = await evaluateMonitoring({ root, spec, log, store, now });
+    const concept = outcome.report.conceptDrift;
+    assert.equal(concept?.detector, 'ddm');
+    assert.ok((concept?.detections.length ?? 0) >= 1);
+    const first = Math.min(...(concept?.detections ?? []));
+    assert.ok(first > now - 300_000 && first < now - 200_000, `detected at ${first - now} ms`);
+    log.close();
+    store.close();
+  });
+});
