@@ -64,7 +64,9 @@ export function runWorker(): Promise<number> {
     const started = performance.now();
     try {
       ort = await import('onnxruntime-node');
-      const options: InferenceSession.SessionOptions = threads ? { intraOpNumThreads: threads } : {};
+      // A failed run is answered to the server (and reported with its request), not logged here too.
+      const options: InferenceSession.SessionOptions = { logSeverityLevel: 4 };
+      if (threads) options.intraOpNumThreads = threads;
       session = await ort.InferenceSession.create(file, options);
       const shapes = new Map<string, readonly (number | string)[]>();
       for (const entry of session.inputMetadata) if (entry.isTensor) shapes.set(entry.name, entry.shape);
