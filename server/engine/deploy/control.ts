@@ -159,6 +159,7 @@ export function offlineAction(
     moveAlias(candidate.version);
     state.previousStable = { model: state.stable.model, version: state.stable.version };
     state.stable = { ...state.stable, model: candidate.model, version: candidate.version };
+    state.candidate = null;
     state.rollout = {
       ...state.rollout,
       phase: 'promoted',

@@ -329,6 +329,8 @@ export class Deployment {
         this.state.previousStable = { model: before.model, version: before.version };
         this.versions = { ...this.versions, stable: candidate, candidate: null };
         this.state.stable = served(this.spec.model.ref, candidate);
+        // The candidate is the stable version now; a new one appears when its reference moves again.
+        this.state.candidate = null;
         await this.engine.setVersions(this.versions);
         this.engine.setTraffic(this.trafficWithKey());
         this.event('promote', `${label(candidate)} promoted over ${label(before)}: ${action.reason}`, who);
