@@ -13,7 +13,8 @@ import { parseJsonLine, plainValue } from '../data/sources';
 import { isRequestError, rowsToTensors } from './inputs';
 import type { TensorValue } from './tensors';
 
-type Cell = number | string | null;
+/** A value of an input row: a scalar, or a list for an input that takes several values per row. */
+type Cell = number | string | null | readonly Cell[];
 
 /** One batch of input rows, column by column. */
 export interface InputBatch {
@@ -139,7 +140,9 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreResult> {
     for await (const batch of source.batches()) {
       knownTotal = source.total() ?? knownTotal;
       if (options.signal?.aborted) break;
-      const decoded = rowsToTensors(options.signature, pick(batch.columns, needed), batch.rows);
+      // The decoder takes a list per row for an input wider than one value, though its type says scalars.
+      const inputColumns = pick(batch.columns, needed) as Record<string, (number | string | null)[]>;
+      const decoded = rowsToTensors(options.signature, inputColumns, batch.rows);
       if (isRequestError(decoded)) throw new ScoreError(locate(decoded.message, batch, display));
       const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
       for (const [name, tensor] of Object.entries(decoded.tensors))
@@ -364,8 +367,9 @@ function emptyBatch(wanted: string[], firstRow: number, withLines = true): Input
   };
 }
 
-/** A value from JSON or Parquet as a cell: booleans as 1/0, nested values as JSON text. */
+/** A value from JSON or Parquet as a cell: booleans as 1/0, lists kept, other nested values as JSON text. */
 function cell(value: unknown): Cell {
+  if (Array.isArray(value)) return value.map(cell);
   const plain = plainValue(value);
   return typeof plain === 'boolean' ? Number(plain) : plain;
 }
@@ -385,7 +389,7 @@ async function countRows(file: string, format: 'csv' | 'jsonl'): Promise<number>
 interface OutputColumn {
   name: string;
   /** The value of a row. */
-  value(row: number): number | string;
+  value(row: number): number | string | boolean;
   /** For JSON Lines: the output this column belongs to, and its width. */
   output: string;
   width: number;
@@ -398,8 +402,10 @@ function outputTable(outputs: Record<string, TensorValue>, rows: number): Output
     const width = rows === 0 ? 1 : tensor.data.length / rows;
     if (!Number.isInteger(width)) continue;
     const data = tensor.data;
-    const at = (index: number): number | string => {
+    const bool = tensor.type === 'bool';
+    const at = (index: number): number | string | boolean => {
       const value = data[index];
+      if (bool) return value === 1;
       return typeof value === 'bigint' ? Number(value) : (value ?? '');
     };
     if (width === 1) columns.push({ name, value: (row) => at(row), output: name, width });
@@ -410,9 +416,9 @@ function outputTable(outputs: Record<string, TensorValue>, rows: number): Output
   return columns;
 }
 
-function csvField(value: Cell): string {
+function csvField(value: Cell | boolean): string {
   if (value === null) return '';
-  const text = String(value);
+  const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
