@@ -69,7 +69,10 @@ export class AlertsView implements vscode.TreeDataProvider<AlertTreeNode>, vscod
       this.view.message = 'Trust this folder to see its alerts.';
       return [];
     }
-    this.view.message = '';
+    const errors = this.data.folders.flatMap((entry) =>
+      entry.alertsError ? [`${entry.folder.name}: ${entry.alertsError}`] : [],
+    );
+    this.view.message = errors.length ? `Could not read the alerts. ${errors.join(' ')}` : '';
     const firing = this.data.folders.reduce(
       (count, entry) => count + entry.alerts.filter((alert) => alert.state === 'firing').length,
       0,
@@ -88,7 +91,7 @@ export class AlertsView implements vscode.TreeDataProvider<AlertTreeNode>, vscod
   /** Shows a notification for each alert that started firing since the last read. */
   private notifyNew(): void {
     for (const entry of this.data.folders) {
-      if (entry.error) continue;
+      if (entry.alertsError) continue;
       const key = entry.folder.uri.toString();
       const seen = this.seen.get(key) ?? null;
       const fresh = newlyFiring(entry.alerts, seen);

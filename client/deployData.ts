@@ -28,8 +28,10 @@ export interface FolderDeployments {
   deployments: DeploymentStatus[];
   alerts: AlertRecord[];
   retrains: RetrainRecord[];
-  /** Why a read failed (the CLI's own words), or null. */
+  /** Why reading the deployments failed (the CLI's own words), or null. */
   error: string | null;
+  /** Why reading the alerts or retrains failed, or null. */
+  alertsError: string | null;
 }
 
 export class DeployData implements vscode.Disposable {
@@ -105,7 +107,7 @@ export class DeployData implements vscode.Disposable {
       cairnJson<AlertList>(this.extensionUri, folder, ['monitor', 'alerts']),
       cairnJson<RetrainList>(this.extensionUri, folder, ['monitor', 'retrains']),
     ]);
-    const errors = [deployments, alerts, retrains].flatMap((result) =>
+    const errors = [alerts, retrains].flatMap((result) =>
       result.status === 'rejected' ? [messageOf(result.reason)] : [],
     );
     return {
@@ -113,7 +115,8 @@ export class DeployData implements vscode.Disposable {
       deployments: deployments.status === 'fulfilled' ? deployments.value.deployments : [],
       alerts: alerts.status === 'fulfilled' ? alerts.value.alerts : [],
       retrains: retrains.status === 'fulfilled' ? retrains.value.retrains : [],
-      error: errors.length ? [...new Set(errors)].join(' ') : null,
+      error: deployments.status === 'rejected' ? messageOf(deployments.reason) : null,
+      alertsError: errors.length ? [...new Set(errors)].join(' ') : null,
     };
   }
 

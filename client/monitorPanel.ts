@@ -24,7 +24,7 @@ export type DeploymentAction = (
 class MonitorDashboard {
   readonly panel: vscode.WebviewPanel;
   private ready = false;
-  private window: MonitorWindow = '1h';
+  private window: MonitorWindow = '15m';
   private last: HostMessage | null = null;
   private timer: NodeJS.Timeout | undefined;
   private loading = false;

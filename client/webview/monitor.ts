@@ -44,7 +44,7 @@ const toolbar = element('div', 'toolbar');
 const windowPicker = element('select');
 windowPicker.setAttribute('aria-label', 'Time window');
 for (const window of WINDOWS) windowPicker.append(new Option(`last ${window}`, window));
-windowPicker.value = '1h';
+windowPicker.value = '15m';
 windowPicker.addEventListener('change', () => post({ type: 'window', window: windowPicker.value as MonitorWindow }));
 const refreshButton = button('Refresh', 'Read the report again now', () => post({ type: 'refresh' }));
 const updated = element('span', 'status');
