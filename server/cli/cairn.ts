@@ -13,6 +13,7 @@ import { dataCommand } from './commands/data';
 import { deployCommand } from './commands/deploy';
 import { expCommand } from './commands/exp';
 import { exportCommand } from './commands/export';
+import { monitorCommand } from './commands/monitor';
 import { scoreCommand } from './commands/score';
 import { validateCommand } from './commands/validate';
 import { WORKER_ARGUMENT } from '../engine/serving/protocol';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   score: scoreCommand,
   deploy: deployCommand,
+  monitor: monitorCommand,
 };
 
 function usage(): string {

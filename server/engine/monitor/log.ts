@@ -300,12 +300,19 @@ export class PredictionLog {
   /** Records labels and business events (rows with a request id and any other fields); returns how many. */
   addFeedback(
     rows: readonly Record<string, unknown>[],
-    options: { now: number; joinKey?: string; where?: string },
+    options: { now: number; joinKey?: string; where?: string; lines?: readonly number[] },
   ): number {
     const statement = this.insertFeedback;
     if (!statement) throw new Error('The prediction log was opened read-only.');
     const joinKey = options.joinKey ?? 'request_id';
-    const parsed = rows.map((row, index) => feedbackOf(row, index, joinKey, options.now, options.where));
+    const parsed = rows.map((row, index) => {
+      const line = options.lines?.[index];
+      const place =
+        line !== undefined
+          ? `${options.where ?? 'feedback'}:${line}`
+          : `${options.where ?? 'feedback'}, row ${index + 1}`;
+      return feedbackOf(row, place, joinKey, options.now);
+    });
     this.db.transaction(() => {
       for (const row of parsed)
         statement.run(
@@ -393,6 +400,14 @@ export class PredictionLog {
         .prepare('SELECT at, cpu_percent, rss_bytes FROM resources WHERE at >= ? AND at < ? ORDER BY at')
         .all(from, to) as { at: number; cpu_percent: number; rss_bytes: number }[]
     ).map((row) => ({ at: row.at, cpuPercent: row.cpu_percent, rssBytes: row.rss_bytes }));
+  }
+
+  /** How many of these request ids have a logged prediction. */
+  matchingRequests(requestIds: readonly string[]): number {
+    const statement = this.db.prepare('SELECT 1 FROM predictions WHERE request_id = ? LIMIT 1');
+    let count = 0;
+    for (const id of new Set(requestIds)) if (statement.get(id) !== undefined) count++;
+    return count;
   }
 
   /** How many predictions the log holds. */
@@ -518,14 +533,7 @@ function decodeInputs(names: string | null, data: Buffer | string | null, rows: 
  * One feedback row from what a user sent: the join key names the request; `label` (when present)
  * makes it a label, otherwise it is a business event; `at` (ms or an ISO date) defaults to now.
  */
-function feedbackOf(
-  row: Record<string, unknown>,
-  index: number,
-  joinKey: string,
-  now: number,
-  where = 'feedback',
-): FeedbackRow {
-  const place = `${where}, row ${index + 1}`;
+function feedbackOf(row: Record<string, unknown>, place: string, joinKey: string, now: number): FeedbackRow {
   if (row === null || typeof row !== 'object' || Array.isArray(row))
     throw new FeedbackError(`${place}: expected an object such as {"${joinKey}": "...", "label": 1}.`);
   const id = row[joinKey];
