@@ -262,6 +262,7 @@ describe('reliability of the model server under load', function () {
       '    - weight: 100',
       'fallback:',
       '  on: [error, timeout]',
+      '  timeout_ms: 5000',
     ]);
     const candidatePid = served.status.candidate?.pid;
     assert.ok(candidatePid, `no candidate worker pid in ${JSON.stringify(served.status)}`);
