@@ -14,6 +14,7 @@ import { delay, short, waitUntil } from './lib/util.mjs';
 const SLOW = 60_000;
 const MODEL = 'rain-tomorrow';
 const NAME = 'e2e-rain';
+const ALERTING = 'e2e-alerting';
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'cairn.js');
 
 /** Runs the CLI on the workspace and returns its parsed --json output. */
@@ -313,6 +314,89 @@ export const DEPLOY_TESTS = [
           cairnResult(workspace, ['deploy', 'stop', NAME]);
           await delay(500);
         }
+      }
+    },
+  },
+  {
+    name: 'deploy: an alert fires: notification, Alerts view, runbook',
+    async run(wb, ctx) {
+      // A deployment made with the CLI outside the editor, whose rule fires as soon as it serves.
+      const workspace = ctx.workspace;
+      ensureChampion(workspace, ctx.note);
+      const champion = cairn(workspace, ['models', 'show', `${MODEL}@champion`]).version;
+      fs.mkdirSync(path.join(workspace, 'runbooks'), { recursive: true });
+      fs.writeFileSync(
+        path.join(workspace, 'runbooks', 'traffic.md'),
+        '# Traffic seen\n\nSomeone calls the model: check who.\n',
+      );
+      fs.writeFileSync(
+        path.join(workspace, `${ALERTING}.deploy.yaml`),
+        [
+          `model: ${MODEL}@champion`,
+          'monitoring:',
+          '  interval: 1s',
+          '  alerts:',
+          '    - name: traffic-seen',
+          '      when: throughput > 0',
+          '      severity: warning',
+          '      runbook: runbooks/traffic.md',
+          '',
+        ].join('\n'),
+      );
+      try {
+        const status = cairn(workspace, ['deploy', `${ALERTING}.deploy.yaml`, '--port', '0']);
+        ctx.note(`deployed with the CLI at ${status.url}`);
+        await runCommandContaining(wb, 'Focus on Deployments View');
+        await waitUntil(async () => (await treeRows(wb.page, `Deployment ${ALERTING}: serving`))[0], {
+          timeout: SLOW,
+          interval: 500,
+          message: `the Deployments view to show ${ALERTING}, deployed outside the editor`,
+        });
+        for (let request = 0; request < 10; request++) {
+          const response = await fetch(`${status.url}/v2/models/${MODEL}/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(inferBody(champion.signature, 2, request + 7)),
+          });
+          if (response.status !== 200) throw new Error(`infer answered ${response.status}`);
+        }
+        const toast = await waitForToast(
+          wb,
+          ctx,
+          new RegExp(`Cairn alert warning: traffic-seen on ${ALERTING}: throughput > 0`),
+          'the alert notification',
+        );
+        ctx.note(`notification: ${short(toast, 300)}`);
+        if (!/Open Runbook/.test(toast) || !/Roll Back/.test(toast))
+          throw new Error(`the notification lacks its buttons: ${toast}`);
+        await ctx.shot('alert notification');
+        await runCommandContaining(wb, 'Focus on Alerts View');
+        const alertRow = await waitUntil(
+          async () => (await treeRows(wb.page, 'Alert traffic-seen: warning · firing'))[0],
+          {
+            timeout: 20_000,
+            message: 'the alert in the Alerts view',
+          },
+        );
+        ctx.note(`Alerts view: ${alertRow}`);
+        await wb.page
+          .locator('.notifications-toasts .notification-toast')
+          .filter({ hasText: 'traffic-seen' })
+          .getByRole('button', { name: 'Open Runbook' })
+          .click({ timeout: 10_000 });
+        await waitUntil(
+          async () => {
+            const tab = await wb.page
+              .locator('.editor-group-container.active .tab.active')
+              .first()
+              .textContent({ timeout: 1000 });
+            return tab?.includes('traffic.md') ? tab : null;
+          },
+          { timeout: 20_000, message: 'the runbook runbooks/traffic.md open' },
+        );
+        await ctx.shot('runbook open');
+      } finally {
+        cairnResult(workspace, ['deploy', 'stop', ALERTING]);
       }
     },
   },
