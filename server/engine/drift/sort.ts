@@ -1,96 +1,79 @@
-// Sorting of float64 samples, the cost that dominates every ECDF-based drift test. A least
-// significant digit radix sort on the IEEE 754 bit patterns runs in linear time: about ten times
-// faster than Float64Array.prototype.sort on a million values.
+// Sorting of float64 samples, the cost that dominates every ECDF-based drift test. A bucket sort
+// on the values themselves (bucket = where the value falls between the minimum and the maximum,
+// about two values per bucket, buckets sorted again the same way or by insertion) runs in linear
+// time on the distributions features have: several times faster than Float64Array.prototype.sort
+// on a million values. The function is self-contained (no outside reference) so that its source
+// can also run in a worker thread (see parallel.ts).
 
-const DIGIT_BITS = 16;
-const BUCKETS = 1 << DIGIT_BITS;
-const DIGIT_MASK = BUCKETS - 1;
-
-/**
- * Sorts finite float64 values ascending, in place, and returns the array. NaN must have been
- * removed; -0 sorts before +0, which compare equal, so no statistic sees the difference.
- */
+/** Sorts finite float64 values ascending, in place, and returns the array. NaN must be removed. */
 export function sortFloat64(values: Float64Array): Float64Array {
-  const length = values.length;
-  if (length < 2) return values;
-  // Small arrays: the engine's sort is faster than four passes over 2^16 buckets.
-  if (length < 4096) return values.sort();
-  const words = new Uint32Array(values.buffer, values.byteOffset, length * 2);
-  toSortableBits(words, length);
-  const counts = new Uint32Array(BUCKETS * 4);
-  // One pass counts the four 16-bit digits of every value (little endian: low word first).
-  for (let index = 0; index < length; index++) {
-    const low = words[2 * index] as number;
-    const high = words[2 * index + 1] as number;
-    increment(counts, low & DIGIT_MASK);
-    increment(counts, BUCKETS + (low >>> DIGIT_BITS));
-    increment(counts, 2 * BUCKETS + (high & DIGIT_MASK));
-    increment(counts, 3 * BUCKETS + (high >>> DIGIT_BITS));
+  const insertionLimit = 48;
+  const maximumDepth = 3;
+  function insertion(target: Float64Array, start: number, end: number): void {
+    for (let next = start + 1; next < end; next++) {
+      const value = target[next] as number;
+      let at = next - 1;
+      while (at >= start && (target[at] as number) > value) {
+        target[at + 1] = target[at] as number;
+        at--;
+      }
+      target[at + 1] = value;
+    }
   }
-  let source: Uint32Array = words;
-  let target: Uint32Array = new Uint32Array(length * 2);
-  for (let digit = 0; digit < 4; digit++) {
-    const offset = digit * BUCKETS;
-    // A digit that is the same for every value (the top digits of a narrow range) needs no pass.
-    let skip = false;
-    for (let bucket = 0; bucket < BUCKETS; bucket++) {
-      const count = counts[offset + bucket] as number;
-      if (count === length) skip = true;
-      if (count !== 0) break;
+  function sortRange(
+    target: Float64Array,
+    start: number,
+    end: number,
+    scratch: Float64Array,
+    buckets: Int32Array,
+    depth: number,
+  ): void {
+    const length = end - start;
+    if (length <= insertionLimit) {
+      insertion(target, start, end);
+      return;
     }
-    if (skip) continue;
-    // Counts become the first position of each bucket.
-    let position = 0;
-    for (let bucket = 0; bucket < BUCKETS; bucket++) {
-      const count = counts[offset + bucket] as number;
-      counts[offset + bucket] = position;
-      position += count;
+    let minimum = target[start] as number;
+    let maximum = minimum;
+    for (let index = start + 1; index < end; index++) {
+      const value = target[index] as number;
+      if (value < minimum) minimum = value;
+      else if (value > maximum) maximum = value;
     }
-    const wordOffset = digit >> 1;
-    const shift = (digit & 1) * DIGIT_BITS;
-    for (let index = 0; index < length; index++) {
-      const low = source[2 * index] as number;
-      const high = source[2 * index + 1] as number;
-      const bucket = offset + (((source[2 * index + wordOffset] as number) >>> shift) & DIGIT_MASK);
-      const position = counts[bucket] as number;
-      counts[bucket] = position + 1;
-      target[2 * position] = low;
-      target[2 * position + 1] = high;
+    if (!(maximum > minimum)) return;
+    // A bucket that stays crowded after a few rounds (heavy ties of distinct values, extreme
+    // tails) is left to the engine's sort.
+    if (depth > maximumDepth || !Number.isFinite(maximum - minimum)) {
+      target.subarray(start, end).sort();
+      return;
     }
-    const swap = source;
-    source = target;
-    target = swap;
+    const count = Math.max(2, length >> 1);
+    // Monotone in the value (rounding is), and strictly below `count` thanks to the margin.
+    const scale = (count / (maximum - minimum)) * (1 - 1e-9);
+    const ends = new Int32Array(count + 1);
+    for (let index = start; index < end; index++) {
+      const bucket = (((target[index] as number) - minimum) * scale) | 0;
+      buckets[index] = bucket;
+      ends[bucket + 1] = (ends[bucket + 1] as number) + 1;
+    }
+    for (let bucket = 0; bucket < count; bucket++)
+      ends[bucket + 1] = (ends[bucket + 1] as number) + (ends[bucket] as number);
+    for (let index = start; index < end; index++) {
+      const bucket = buckets[index] as number;
+      const position = ends[bucket] as number;
+      scratch[start + position] = target[index] as number;
+      ends[bucket] = position + 1;
+    }
+    target.set(scratch.subarray(start, end), start);
+    // ends[b] is now where bucket b ends.
+    let previous = start;
+    for (let bucket = 0; bucket < count; bucket++) {
+      const stop = start + (ends[bucket] as number);
+      if (stop - previous > 1) sortRange(target, previous, stop, scratch, buckets, depth + 1);
+      previous = stop;
+    }
   }
-  if (source !== words) words.set(source);
-  fromSortableBits(words, length);
+  if (values.length > 1)
+    sortRange(values, 0, values.length, new Float64Array(values.length), new Int32Array(values.length), 0);
   return values;
-}
-
-function increment(counts: Uint32Array, index: number): void {
-  counts[index] = (counts[index] as number) + 1;
-}
-
-/**
- * Maps each float's bits to an unsigned integer with the same order: negative numbers have all
- * bits flipped, positive numbers only the sign bit.
- */
-function toSortableBits(words: Uint32Array, length: number): void {
-  for (let index = 0; index < length; index++) {
-    const high = words[2 * index + 1] as number;
-    if (high & 0x80000000) {
-      words[2 * index] = ~(words[2 * index] as number);
-      words[2 * index + 1] = ~high;
-    } else words[2 * index + 1] = high | 0x80000000;
-  }
-}
-
-function fromSortableBits(words: Uint32Array, length: number): void {
-  for (let index = 0; index < length; index++) {
-    const high = words[2 * index + 1] as number;
-    if (high & 0x80000000) words[2 * index + 1] = high & 0x7fffffff;
-    else {
-      words[2 * index] = ~(words[2 * index] as number);
-      words[2 * index + 1] = ~high;
-    }
-  }
 }
