@@ -219,14 +219,14 @@ export function alertNotification(alert: AlertRecord): string {
 }
 
 /**
- * The deployment the status bar follows: the preferred one (the dashboard last opened) while it is
- * known, else the live one updated last, else none.
+ * The deployment the status bar follows: the preferred one (the dashboard last opened) while it
+ * runs, else the live one updated last, else the preferred one (to show it stopped), else none.
  */
 export function activeDeployment(deployments: DeploymentStatus[], preferred: string | null): DeploymentStatus | null {
   const chosen = preferred === null ? undefined : deployments.find((deployment) => deployment.name === preferred);
-  if (chosen) return chosen;
+  if (chosen && isLive(chosen)) return chosen;
   const live = deployments.filter(isLive).sort((a, b) => b.updatedAt - a.updatedAt);
-  return live[0] ?? null;
+  return live[0] ?? chosen ?? null;
 }
 
 /** The status bar's text and tooltip for a deployment. */

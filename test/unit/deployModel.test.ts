@@ -127,13 +127,16 @@ describe('Deployments view', () => {
 });
 
 describe('status bar', () => {
-  it('follows the preferred deployment, else the live one updated last', () => {
+  it('follows the preferred deployment while it runs, else the live one updated last', () => {
     const older = deployment({ name: 'old', updatedAt: NOW - 5000 });
     const stopped = deployment({ name: 'gone', status: 'stopped', health: 'stopped', updatedAt: NOW + 5000 });
     assert.equal(activeDeployment([older, canary, stopped], null)?.name, 'rain');
     assert.equal(activeDeployment([older, canary, stopped], 'old')?.name, 'old');
     assert.equal(activeDeployment([older, canary], 'missing')?.name, 'rain');
     assert.equal(activeDeployment([stopped], null), null);
+    // A stopped preferred deployment gives way to a live one, and shows while none runs.
+    assert.equal(activeDeployment([older, stopped], 'gone')?.name, 'old');
+    assert.equal(activeDeployment([stopped], 'gone')?.name, 'gone');
     assert.equal(statusBarText(canary).text, '$(pass-filled) rain: healthy (90/10)');
     assert.match(statusBarText(canary).tooltip, /at http:\/\/127\.0\.0\.1:18080/);
   });
