@@ -161,8 +161,9 @@ export async function buildReport(input: MonitorInput): Promise<{
   const { spec, log, now } = input;
   const monitoring = spec.monitoring;
   const bucketMs = Math.max(1000, input.bucketMs ?? 60_000);
+  // The period is (now - since, now]: a request logged at `now` is in it, and it holds whole buckets.
   const to = now + 1;
-  const from = now - (input.sinceMs ?? 3_600_000);
+  const from = to - (input.sinceMs ?? 3_600_000);
   const warnings: string[] = [];
 
   const summaries = log.summaries({ from, to });
