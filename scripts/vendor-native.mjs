@@ -1,6 +1,8 @@
 // Copies the native modules the CLI and the language server load at run time (better-sqlite3 and
-// what it requires) into dist/node_modules, so the packaged extension's `dist/cli/cairn.js` finds
-// them next to itself. The extension host itself never loads them (ARCHITECTURE.md).
+// what it requires; onnxruntime-node with its CPU binaries for this platform, which model servers,
+// `cairn score` and evaluations load) into dist/node_modules, so the packaged extension's
+// `dist/cli/cairn.js` finds them next to itself. The extension host itself never loads them
+// (ARCHITECTURE.md).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -10,6 +12,8 @@ const pieces = [
   ['better-sqlite3', ['package.json', 'LICENSE', 'lib', 'build/Release/better_sqlite3.node']],
   ['bindings', ['package.json', 'LICENSE.md', 'bindings.js']],
   ['file-uri-to-path', ['package.json', 'LICENSE', 'index.js']],
+  ['onnxruntime-node', ['package.json', 'LICENSE', 'dist', `bin/napi-v6/${process.platform}/${process.arch}`]],
+  ['onnxruntime-common', ['package.json', 'LICENSE', 'dist/cjs']],
 ];
 
 fs.rmSync(target, { recursive: true, force: true });
