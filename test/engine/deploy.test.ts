@@ -332,6 +332,146 @@ describe('cairn deploy (real server processes)', function () {
     await assert.rejects(fetch(`${status.url ?? ''}/v2/health/ready`));
   });
 
+  it('hot-swaps the stable version when its alias moves, with no failed request', async () => {
+    const port = await freePort();
+    const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const versions = new Set<string>();
+    let swapped = false;
+    const load = (async () => {
+      const codes: number[] = [];
+      while (!swapped) {
+        const answer = await infer(status.url ?? '', 'rain');
+        codes.push(answer.status);
+        if (answer.status === 200) versions.add((JSON.parse(answer.body) as { model_version: string }).model_version);
+      }
+      return codes;
+    })();
+    const moved = await cairnAsync(root, 'models', 'alias', 'rain', 'champion', '2', '--reason', 'better');
+    assert.equal(moved.status, 0, moved.stderr);
+    const after = await waitFor('the swap', () => {
+      const current = statusOf(root, 'rain');
+      return current.stable.version === 2 && current.stable.ready ? current : null;
+    });
+    // A few more requests after the switch, which must all come from v2.
+    const since = versions.size;
+    for (let index = 0; index < 5; index++) {
+      const answer = await infer(status.url ?? '', 'rain');
+      assert.equal(answer.status, 200);
+      assert.equal((JSON.parse(answer.body) as { model_version: string }).model_version, '2');
+    }
+    swapped = true;
+    const codes = await load;
+    assert.ok(codes.length > 0 && codes.every((code) => code === 200), `every request answered: ${codes.join(',')}`);
+    assert.ok(since >= 1);
+    const swap = after.events.find((event) => event.kind === 'swap');
+    assert.ok(swap, after.events.map((event) => event.kind).join(','));
+    assert.match(swap.message, /rain@champion moved: rain:1 → rain:2/);
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('aborts a canary whose candidate worker dies; the stable version answers meanwhile', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@challenger',
+        '  steps:',
+        '    - { weight: 50, pause: 1h }',
+        '',
+      ].join('\n'),
+    );
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const candidatePid = status.candidate?.pid ?? null;
+    assert.ok(candidatePid !== null && alive(candidatePid), 'the candidate has a worker');
+    process.kill(candidatePid, 'SIGKILL');
+    let aborted: DeploymentStatus | null = null;
+    const codes = await sendUntil(
+      status.url ?? '',
+      'rain',
+      () => {
+        const current = statusOf(root, 'rain');
+        aborted = current.rollout.phase === 'aborted' ? current : null;
+        return aborted !== null;
+      },
+      30_000,
+    );
+    assert.ok(aborted, 'the rollout aborted');
+    const final = aborted as DeploymentStatus;
+    assert.ok(
+      codes.every((code) => code === 200),
+      `every request answered: ${codes.join(',')}`,
+    );
+    assert.match(final.rollout.reason ?? '', /the candidate's worker exited/);
+    assert.ok(final.events.some((event) => event.kind === 'worker-exit'));
+    assert.deepEqual(final.traffic, { stable: 100, candidate: 0, mirror: 0 });
+    assert.equal(championOf(root), 1);
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('rolls back to the version a promotion replaced when an alert with automatic rollback fires', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@challenger',
+        '  steps:',
+        '    - { weight: 100, pause: 200ms }',
+        'monitoring:',
+        '  interval: 300ms',
+        '  alerts:',
+        '    - { name: traffic-seen, when: "throughput > 0", runbook: runbooks/traffic.md }',
+        '  rollback: { automatic: true, on: [traffic-seen] }',
+        '',
+      ].join('\n'),
+    );
+    fs.mkdirSync(path.join(root, 'runbooks'));
+    fs.writeFileSync(path.join(root, 'runbooks/traffic.md'), '# Traffic\nRoll back.\n');
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    // No traffic yet: the canary passes its only step and is promoted.
+    await waitFor('the promotion', () => (championOf(root) === 2 ? true : null));
+    const codes = await sendUntil(status.url ?? '', 'rain', () => championOf(root) === 1, 30_000);
+    assert.equal(championOf(root), 1, 'the alias moved back');
+    assert.ok(
+      codes.every((code) => code === 200),
+      `every request answered: ${codes.join(',')}`,
+    );
+    const after = await waitFor('the rollback in status', () => {
+      const current = statusOf(root, 'rain');
+      return current.stable.version === 1 && current.stable.ready ? current : null;
+    });
+    const rollback = after.events.find((event) => event.kind === 'rollback');
+    assert.ok(rollback, after.events.map((event) => event.kind).join(','));
+    assert.match(rollback.message, /rolled back from rain:2 to rain:1: alert traffic-seen fired/);
+    assert.ok(after.events.some((event) => event.kind === 'alert'));
+    // The rolled-back version is not rolled out again while the challenger alias still names it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const later = statusOf(root, 'rain');
+    assert.equal(later.rollout.phase, 'aborted');
+    assert.equal(championOf(root), 1);
+    const store = Store.open(root);
+    const audit = new Registry(store, root).auditLog('rain').at(-1);
+    store.close();
+    assert.equal(audit?.actor, 'cairn-monitor');
+    assert.equal(audit?.to, 'champion=v1');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
   it('restores the rollout step and traffic from the store after the server is killed', async () => {
     const port = await freePort();
     const { root } = workspace(

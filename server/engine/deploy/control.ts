@@ -195,6 +195,7 @@ export function offlineAction(
         `rolled back from ${state.stable.model}:${state.stable.version} to ${previous.model}:${previous.version} (server not running): ${why}`,
         { actor, at: now },
       );
+      state.candidate = { ...state.stable, ref: state.candidate?.ref ?? state.stable.ref, pid: null, ready: false };
       state.stable = { ...state.stable, model: previous.model, version: previous.version };
       state.previousStable = null;
       state.rollout = { ...state.rollout, phase: 'aborted', reason: why };

@@ -163,52 +163,95 @@ export class Deployment {
     });
   }
 
-  /** Follows moved aliases: a new stable version is hot-swapped, a new candidate starts a rollout. */
+  /**
+   * Follows moved aliases (and a reloaded spec): a new stable version is hot-swapped; a new candidate
+   * (or a changed rollout) starts a rollout; a candidate that became the stable version outside the
+   * deployment ends the rollout as promoted, one that is no longer named ends it as aborted.
+   */
   reconcile(trigger: string): Promise<void> {
     return this.enqueue(async () => {
       if (this.stopping) return;
       let stable: ModelVersion;
       let candidate: ModelVersion | null;
+      let fallback: ModelVersion | null;
       try {
         stable = this.resolve(this.spec.model);
         candidate = this.spec.rollout.candidate ? this.resolve(this.spec.rollout.candidate) : null;
+        fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
       } catch (error) {
         this.log(`${trigger}: ${describeError(error)}`);
         return;
       }
       if (candidate && sameVersion(candidate, stable)) candidate = null;
+      const rolloutChanged = this.state.rolloutDigest !== this.spec.rolloutDigest;
+      this.state.rolloutDigest = this.spec.rolloutDigest;
       const stableMoved = !sameVersion(stable, this.versions.stable);
-      const knownCandidate = this.state.candidate;
+      const fallbackMoved =
+        (fallback ? label(fallback) : null) !== (this.versions.fallback ? label(this.versions.fallback) : null);
+      const known = this.state.candidate;
       const candidateMoved =
         candidate !== null &&
-        (knownCandidate === null ||
-          knownCandidate.model !== candidate.model ||
-          knownCandidate.version !== candidate.version);
-      if (!stableMoved && !candidateMoved) return;
-      if (stableMoved) {
-        const before = this.versions.stable;
-        this.versions = { ...this.versions, stable };
-        this.state.stable = served(this.spec.model.ref, stable);
+        (known === null || known.model !== candidate.model || known.version !== candidate.version);
+      const servedCandidate = this.versions.candidate;
+      if (
+        !stableMoved &&
+        !candidateMoved &&
+        !fallbackMoved &&
+        !rolloutChanged &&
+        (candidate !== null || !servedCandidate)
+      )
+        return;
+      const before = this.versions.stable;
+      this.versions = { stable, candidate: this.versions.candidate, fallback };
+      this.state.stable = served(this.spec.model.ref, stable);
+      if (servedCandidate && candidate === null && rolloutActive(this.state.rollout)) {
+        // The candidate is no longer one: promoted by someone else, or no longer named.
+        const promoted = sameVersion(servedCandidate, stable);
+        const reason = promoted
+          ? `${this.spec.model.ref} was moved to the candidate ${label(servedCandidate)} outside the deployment (${trigger})`
+          : `the candidate reference no longer names ${label(servedCandidate)} (${trigger})`;
+        this.state.rollout = {
+          ...this.state.rollout,
+          phase: promoted ? 'promoted' : 'aborted',
+          nextStepAt: null,
+          reason,
+          traffic: { stable: 100, candidate: 0, mirror: 0 },
+        };
+        if (promoted) this.state.previousStable = { model: before.model, version: before.version };
+        this.versions = { ...this.versions, candidate: null };
+        this.state.candidate = promoted ? null : this.state.candidate;
+        this.engine.setTraffic(this.trafficWithKey());
         await this.engine.setVersions(this.versions);
+        this.event(promoted ? 'promote' : 'abort', reason);
+      } else if (stableMoved || fallbackMoved) {
+        await this.engine.setVersions(this.versions);
+      }
+      if (stableMoved)
         this.event(
           'swap',
           `${this.spec.model.ref} moved: ${label(before)} → ${label(stable)} (${trigger}); hot-swapped`,
         );
-      }
-      if (candidateMoved && candidate && this.spec.rollout.candidate) {
+      if ((candidateMoved || rolloutChanged) && candidate && this.spec.rollout.candidate) {
         this.state.candidate = served(this.spec.rollout.candidate.ref, candidate);
         this.versions = { ...this.versions, candidate };
         this.event(
           'deploy',
-          `new candidate ${label(candidate)} (${this.spec.rollout.candidate.ref}): ${this.spec.rollout.strategy} rollout starts`,
+          `${candidateMoved ? `new candidate ${label(candidate)}` : `rollout changed for ${label(candidate)}`} (${this.spec.rollout.candidate.ref}): ${this.spec.rollout.strategy} rollout starts`,
         );
         this.window.clear();
         await this.engine.setVersions(this.versions);
         await this.apply(startRollout(this.spec.rollout, this.now()), 'system');
-      } else {
-        this.refreshWorkers();
-        this.save('serving');
+        return;
       }
+      if (rolloutChanged && !candidate && rolloutActive(this.state.rollout)) {
+        await this.apply(
+          abortRollout(this.state.rollout, `the rollout was removed from ${this.spec.relativeFile}`, this.now()),
+          'system',
+        );
+        return;
+      }
+      this.refreshWorkers();
+      this.save('serving');
     });
   }
 
@@ -278,6 +321,9 @@ export class Deployment {
     this.moveStableAlias(target, actor, reason);
     this.versions = { ...this.versions, stable: target, candidate: null };
     this.state.stable = served(this.spec.model.ref, target);
+    // The version rolled back from stays named as the candidate, so it is not rolled out again
+    // until the candidate reference moves to another version.
+    if (this.spec.rollout.candidate) this.state.candidate = served(this.spec.rollout.candidate.ref, current);
     this.state.previousStable = null;
     this.state.rollout = {
       ...this.state.rollout,

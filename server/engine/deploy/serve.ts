@@ -109,14 +109,15 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
       });
     }, spec.monitoring.intervalMs),
   );
-  let lastSnapshot = readSnapshot(options.root);
+  // The registry rewrites models.json inside its write transaction, before the commit: a reader
+  // woken by the change may still see the old aliases, so the change is looked at again a moment
+  // later, and a poll catches whatever a watcher misses.
   const checkAliases = (trigger: string): void => {
-    const snapshot = readSnapshot(options.root);
-    if (snapshot === lastSnapshot) return;
-    lastSnapshot = snapshot;
     void deployment.reconcile(trigger);
+    const again = setTimeout(() => void deployment.reconcile(trigger), 300);
+    again.unref();
   };
-  timers.push(setInterval(() => checkAliases('registry poll'), ALIAS_POLL_MS));
+  timers.push(setInterval(() => void deployment.reconcile('registry poll'), ALIAS_POLL_MS));
   try {
     watcher = fs.watch(path.dirname(snapshotPath(options.root)), (_event, name) => {
       if (name === path.basename(snapshotPath(options.root))) checkAliases('registry change');
@@ -187,12 +188,4 @@ function servingToken(spec: DeploymentSpec): string | null {
       `${spec.relativeFile}: server.token_env names ${variable}, but ${variable} is not set. Set it in the environment of cairn deploy.`,
     );
   return token;
-}
-
-function readSnapshot(root: string): string {
-  try {
-    return fs.readFileSync(snapshotPath(root), 'utf8');
-  } catch {
-    return '';
-  }
 }
