@@ -16,6 +16,7 @@ import {
   rowsToTensors,
 } from '../../server/engine/serving/inputs';
 import type { Decoded, RequestError } from '../../server/engine/serving/inputs';
+import { parseJson } from '../../server/engine/serving/json';
 import { predictionRecord } from '../../server/engine/serving/record';
 import { writeLogisticModel } from '../helpers/onnx';
 import { writeMultiInputModel } from '../helpers/servingModels';
@@ -75,6 +76,21 @@ describe('serving inputs', () => {
       ),
     );
     assert.deepEqual(Array.from(nested.tensors['features']?.data as Float32Array), [...row(1), ...row(2)]);
+    // The server reads V2 bodies with parseJson: number lists arrive as Float64Arrays, flat or nested.
+    for (const data of [
+      [...row(1), ...row(2)],
+      [row(1), row(2)],
+    ]) {
+      const body = parseJson(
+        Buffer.from(JSON.stringify({ inputs: [{ name: 'features', shape: [2, 20], datatype: 'FP32', data }] })),
+      );
+      const decoded = ok(decodeV2Infer(body, weather));
+      assert.deepEqual(Array.from(decoded.tensors['features']?.data as Float32Array), [...row(1), ...row(2)]);
+    }
+    const short = parseJson(
+      Buffer.from(JSON.stringify({ inputs: [{ name: 'features', shape: [2, 20], datatype: 'FP32', data: row(1) }] })),
+    );
+    assert.match(error(decodeV2Infer(short, weather)), /holds 40 values, but "data" has 20/);
   });
 
   it('says what is wrong with a V2 request: name, datatype, shape, count, element, missing input', () => {

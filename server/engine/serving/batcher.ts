@@ -7,6 +7,12 @@
 import { concatenate, sliceRows } from './tensors';
 import type { TensorValue } from './tensors';
 
+/**
+ * Batches sent to the worker before the next must wait: two, so that the worker runs one while the
+ * front answers the previous one and reads new requests.
+ */
+const PIPELINE = 2;
+
 export interface BatchOptions {
   /** Most rows in one batch. */
   maxSize: number;
@@ -81,11 +87,11 @@ export class Batcher {
     if (this.queue.length === 0) return;
     if (this.queuedRows >= this.options.maxSize) {
       this.dispatch();
-    } else if (this.running === 0) {
+    } else if (this.running < PIPELINE) {
       // Collect the requests parsed in this turn of the event loop, then go.
       this.immediate ??= setImmediate(() => {
         this.immediate = null;
-        if (this.running === 0 || this.options.maxLatencyMs <= 0) this.dispatch();
+        if (this.running < PIPELINE || this.options.maxLatencyMs <= 0) this.dispatch();
         else this.startTimer();
       });
     } else {

@@ -10,6 +10,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { describeTensor } from '../registry/signature';
 import type { OnnxSignature, TensorSignature } from '../registry/signature';
+import { isList } from './json';
 import { allocate, elementCount, jsonElements, supportedType, toNumbers } from './tensors';
 import type { TensorData, TensorValue } from './tensors';
 
@@ -184,16 +185,36 @@ function unsupported(input: TensorSignature): RequestError | null {
 // ---------------------------------------------------------------------------------------------
 // Open Inference Protocol (V2)
 
-/** Appends the leaves of nested lists to `out`, in order. */
+/** Appends the leaves of nested lists (JS arrays or parseJson's Float64Arrays) to `out`, in order. */
 function flattenInto(value: unknown, out: unknown[]): void {
   if (Array.isArray(value)) {
     for (const item of value) {
-      if (Array.isArray(item)) flattenInto(item, out);
+      if (isList(item)) flattenInto(item, out);
       else out.push(item);
     }
+  } else if (value instanceof Float64Array) {
+    for (let index = 0; index < value.length; index++) out.push(value[index]);
   } else {
     out.push(value);
   }
+}
+
+/**
+ * Copies nested lists of numbers that parseJson read as Float64Arrays straight into a float tensor;
+ * the new offset, or -1 when some leaf is not in such an array (then the general path reads them).
+ */
+function copyNumbers(value: unknown, target: Float32Array | Float64Array, offset: number): number {
+  if (value instanceof Float64Array) {
+    if (offset + value.length > target.length) return -1;
+    target.set(value, offset);
+    return offset + value.length;
+  }
+  if (!Array.isArray(value)) return -1;
+  for (const item of value) {
+    offset = copyNumbers(item, target, offset);
+    if (offset < 0) return -1;
+  }
+  return offset;
 }
 
 function isBatchDynamic(input: TensorSignature): boolean {
@@ -237,33 +258,19 @@ export function decodeV2Infer(body: unknown, signature: OnnxSignature): Decoded 
       );
     }
     const shape = entry['shape'];
-    if (!Array.isArray(shape) || !shape.every((dim) => typeof dim === 'number' && Number.isInteger(dim) && dim >= 0)) {
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((dim: unknown) => typeof dim === 'number' && Number.isInteger(dim) && dim >= 0)
+    ) {
       return fail(`Input '${name}' needs "shape": a list of sizes such as [1, ${input.shape?.[1] ?? 1}].`);
     }
     const dims = shape as number[];
     const shapeProblem = checkShape(input, dims);
     if (shapeProblem) return fail(shapeProblem);
     const data = entry['data'];
-    if (!Array.isArray(data)) return fail(`Input '${name}' needs "data": a list of ${typeWord(input.type)}.`);
-    const values: unknown[] = [];
-    flattenInto(data, values);
-    const count = elementCount(dims);
-    if (values.length !== count) {
-      return fail(
-        `Input '${name}' has shape [${dims.join(', ')}], which holds ${count} values, but "data" has ${values.length}.`,
-      );
-    }
-    const convert = converter(input.type, false);
-    const tensor = allocate(input.type, count);
-    for (let index = 0; index < count; index++) {
-      const value = convert(values[index]);
-      if (value === undefined) {
-        return fail(
-          `Input '${name}' holds ${typeWord(input.type)}; element ${index} of "data" is ${describeValue(values[index])}.`,
-        );
-      }
-      store(tensor, index, value);
-    }
+    if (!isList(data)) return fail(`Input '${name}' needs "data": a list of ${typeWord(input.type)}.`);
+    const tensor = v2Elements(input, data, dims);
+    if (isRequestError(tensor)) return tensor;
     tensors[name] = { type: input.type, dims, data: tensor };
     if (isBatchDynamic(input)) {
       const size = dims[0] ?? 0;
@@ -295,6 +302,35 @@ export function decodeV2Infer(body: unknown, signature: OnnxSignature): Decoded 
     if (names.length > 0) decoded.outputs = names;
   }
   return decoded;
+}
+
+/** The elements of a V2 input's "data" (flat or nested) as a tensor of `dims`. */
+function v2Elements(input: TensorSignature, data: unknown, dims: number[]): TensorData | RequestError {
+  const name = input.name;
+  const count = elementCount(dims);
+  if (input.type === 'float32' || input.type === 'float64') {
+    const tensor = allocate(input.type, count) as Float32Array | Float64Array;
+    if (copyNumbers(data, tensor, 0) === count) return tensor;
+  }
+  const values: unknown[] = [];
+  flattenInto(data, values);
+  if (values.length !== count) {
+    return fail(
+      `Input '${name}' has shape [${dims.join(', ')}], which holds ${count} values, but "data" has ${values.length}.`,
+    );
+  }
+  const convert = converter(input.type, false);
+  const tensor = allocate(input.type, count);
+  for (let index = 0; index < count; index++) {
+    const value = convert(values[index]);
+    if (value === undefined) {
+      return fail(
+        `Input '${name}' holds ${typeWord(input.type)}; element ${index} of "data" is ${describeValue(values[index])}.`,
+      );
+    }
+    store(tensor, index, value);
+  }
+  return tensor;
 }
 
 /** Why `dims` does not fit the input's shape, or null when it does. */

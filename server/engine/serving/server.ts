@@ -15,6 +15,7 @@ import type { ServedVersion, TrafficSplit } from '../../shared/deployments';
 import type { OnnxSignature } from '../registry/signature';
 import type { BatchOptions } from './batcher';
 import { BodyTooLarge, hasToken, readBody, send } from './http';
+import { parseJson } from './json';
 import {
   decodeMlflow,
   decodeV2Infer,
@@ -448,7 +449,13 @@ export class ModelServer {
       }
       try {
         const bytes = await readBody(request, this.options.maxBodyBytes ?? 64 * 1024 * 1024);
-        body = isCsv ? bytes.toString('utf8') : JSON.parse(bytes.toString('utf8'));
+        // V2 bodies are read with parseJson (long number lists as Float64Arrays, see json.ts);
+        // MLflow's data frames are rows and records, which JSON.parse reads as fast.
+        body = isCsv
+          ? bytes.toString('utf8')
+          : protocol === 'v2'
+            ? parseJson(bytes)
+            : JSON.parse(bytes.toString('utf8'));
       } catch (error) {
         if (error instanceof BodyTooLarge) return fail(413, error.message);
         return fail(400, `The request body is not valid JSON: ${(error as Error).message}.`);

@@ -65,7 +65,12 @@ export function runWorker(): Promise<number> {
     try {
       ort = await import('onnxruntime-node');
       // A failed run is answered to the server (and reported with its request), not logged here too.
-      const options: InferenceSession.SessionOptions = { logSeverityLevel: 4 };
+      // onnxruntime's threads spin while waiting for work by default: on a machine of few cores that
+      // takes the CPU the HTTP front needs to parse the next requests, so they sleep instead.
+      const options: InferenceSession.SessionOptions = {
+        logSeverityLevel: 4,
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      };
       if (threads) options.intraOpNumThreads = threads;
       session = await ort.InferenceSession.create(file, options);
       const shapes = new Map<string, readonly (number | string)[]>();
