@@ -18,7 +18,7 @@ function uniform(seed: number): () => number {
   };
 }
 
-function sample(seed: number, count: number, transform: (u: number) => number): number[] {
+function sample<T = number>(seed: number, count: number, transform: (u: number) => T): T[] {
   const next = uniform(seed);
   return Array.from({ length: count }, () => transform(next()));
 }
@@ -118,7 +118,16 @@ describe("drift: Evidently's choices", () => {
     assert.equal(mixed.features[0]?.kind, 'categorical');
     const forced = driftReport({ x: [1, 2, 3, 1] }, { x: [1, 2, 2, 2] }, { categorical: ['x'] });
     assert.equal(forced.features[0]?.kind, 'categorical');
-    assert.deepEqual(forced.features[0]?.histogram.bins, ['2', '1', '3']);
+    assert.deepEqual(forced.features[0]?.histogram.bins, ['1', '2', '3']);
+    // Numbers with at most 5 distinct values are categories to Evidently: reported and drawn so.
+    const binary = driftReport(
+      { rained: sample(17, 2000, (u) => (u < 0.4 ? 1 : 0)) },
+      { rained: sample(18, 500, (u) => (u < 0.5 ? 1 : 0)) },
+    );
+    assert.equal(binary.features[0]?.kind, 'categorical');
+    assert.equal(binary.features[0]?.test, 'jensenshannon');
+    assert.deepEqual(binary.features[0]?.histogram.bins, ['0', '1']);
+    assert.ok(Math.abs((binary.features[0]?.histogram.reference[1] as number) - 0.4) < 0.03);
   });
 
   it('gives the same report from columns prepared on worker threads, sorting the reference once', async () => {

@@ -205,16 +205,19 @@ function featureDrift(
   const score = isTest ? (outcome.pValue as number) : outcome.statistic;
   // Evidently: KS drifts at p ≤ threshold, chi-squared and Z at p < threshold, distances at ≥.
   const drifted = method === 'ks' ? score <= threshold : isTest ? score < threshold : score >= threshold;
+  // Numbers with at most 5 distinct values are categories to Evidently (its tests count them):
+  // reported and drawn as such.
+  const asCategories = !numeric || distinct <= 5;
   return {
     feature,
-    kind: numeric ? 'numeric' : 'categorical',
+    kind: asCategories ? 'categorical' : 'numeric',
     test: method,
     statistic: outcome.statistic,
     pValue: outcome.pValue,
     score,
     threshold,
     drifted,
-    histogram: histogramOf(reference, current, numeric),
+    histogram: histogramOf(reference, current, !asCategories),
   };
 }
 
@@ -283,17 +286,21 @@ function histogramOf(reference: Sample, current: Sample, numeric: boolean): Hist
       current: Array.from(histogramSorted(sortedCurrent, edges), (count) => count / sortedCurrent.length),
     };
   }
+  const referenceCounts = valueCountsOf(reference);
+  const currentCounts = valueCountsOf(current);
   const totals = new Map<string | number, number>();
-  for (const [key, count] of reference.counts) totals.set(key, count / reference.size);
-  for (const [key, count] of current.counts) totals.set(key, (totals.get(key) ?? 0) + count / current.size);
-  const keys = [...totals.entries()]
+  for (const [key, count] of referenceCounts) totals.set(key, count / reference.size);
+  for (const [key, count] of currentCounts) totals.set(key, (totals.get(key) ?? 0) + count / current.size);
+  let keys = [...totals.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, HISTOGRAM_CATEGORIES)
     .map(([key]) => key);
+  // Numbers read as categories (few distinct values) are drawn in their order.
+  if (keys.every((key) => typeof key === 'number')) keys = keys.sort((a, b) => (a as number) - (b as number));
   return {
     bins: keys.map(String),
-    reference: keys.map((key) => (reference.counts.get(key) ?? 0) / reference.size),
-    current: keys.map((key) => (current.counts.get(key) ?? 0) / current.size),
+    reference: keys.map((key) => (referenceCounts.get(key) ?? 0) / reference.size),
+    current: keys.map((key) => (currentCounts.get(key) ?? 0) / current.size),
   };
 }
 
