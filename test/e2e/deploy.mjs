@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
 /* global fetch */
 import { delay, short, waitUntil } from './lib/util.mjs';
 
@@ -62,6 +63,66 @@ function ensureChampion(workspace, note) {
   }
   const latest = cairn(workspace, ['models', 'list']).models.find((model) => model.name === MODEL).latest;
   cairn(workspace, ['models', 'alias', MODEL, 'champion', String(latest), '--reason', 'end-to-end deploy']);
+}
+
+/**
+ * A challenger for rain-tomorrow: a logistic regression with the champion's signature (input
+ * `features` float32 [N, 20] with its feature_names, output `probability` [N, 1]) and other weights.
+ */
+function challengerOnnx(featureNames) {
+  const { onnx } = onnxProto;
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const tensor = (name, shape) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size })) },
+      },
+    },
+  });
+  const model = onnx.ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'cairn-e2e-challenger',
+    metadataProps: featureNames ? [{ key: 'feature_names', value: featureNames }] : [],
+    graph: {
+      name: 'logistic_regression',
+      node: [
+        { name: 'linear', opType: 'Gemm', input: ['features', 'weights', 'bias'], output: ['logit'] },
+        { name: 'sigmoid', opType: 'Sigmoid', input: ['logit'], output: ['probability'] },
+      ],
+      initializer: [
+        {
+          name: 'weights',
+          dataType: FLOAT,
+          dims: [20, 1],
+          floatData: Array.from({ length: 20 }, (_, index) => ((index % 5) - 2) / 10),
+        },
+        { name: 'bias', dataType: FLOAT, dims: [1], floatData: [-0.3] },
+      ],
+      input: [tensor('features', ['N', 20])],
+      output: [tensor('probability', ['N', 1])],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** rain-tomorrow v2 (a challenger), registered unless it is. */
+function ensureChallenger(workspace, champion, note) {
+  const listed = cairn(workspace, ['models', 'list']).models.find((model) => model.name === MODEL);
+  if (listed.latest > champion.version) return listed.latest;
+  const file = path.join(workspace, 'seed', 'challenger.onnx');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, challengerOnnx(champion.signature.metadata?.feature_names));
+  const args = ['models', 'register', MODEL, file, '--metrics', 'weather/metrics/evaluate.json', '--json'];
+  let result = cairnResult(workspace, args);
+  if (result.code === 1) result = cairnResult(workspace, [...args, '--force']);
+  if (result.code !== 0)
+    throw new Error(`registering the challenger failed: ${short(result.stderr || result.stdout, 600)}`);
+  const version = JSON.parse(result.stdout).version.version;
+  note(`registered the challenger as ${MODEL} v${version}`);
+  return version;
 }
 
 /** A V2 infer body of `rows` rows for the model's signature (every input float, values in [0, 1)). */
@@ -314,6 +375,104 @@ export const DEPLOY_TESTS = [
           cairnResult(workspace, ['deploy', 'stop', NAME]);
           await delay(500);
         }
+      }
+    },
+  },
+  {
+    name: 'deploy: a canary from the palette, rolled back from the Deployments view',
+    async run(wb, ctx) {
+      const workspace = ctx.workspace;
+      ensureChampion(workspace, ctx.note);
+      const champion = cairn(workspace, ['models', 'show', `${MODEL}@champion`]).version;
+      const candidate = ensureChallenger(workspace, champion, ctx.note);
+      const file = path.join(workspace, `${NAME}.deploy.yaml`);
+      if (!fs.existsSync(file)) throw new Error(`${NAME}.deploy.yaml is missing: the first deploy case writes it`);
+      try {
+        // The existing file is updated: its model and rollout change, its comments stay.
+        await wb.runCommand('Cairn: Deploy Model');
+        await pick(wb, (row) => row.label === `${NAME}.deploy.yaml`, `the file ${NAME}.deploy.yaml`);
+        const next = await waitUntil(async () => quickInputState(wb), {
+          timeout: SLOW,
+          message: 'the model or version pick',
+        });
+        if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
+          await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
+        await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
+        await pick(wb, (row) => row.label === 'Canary', 'the canary strategy');
+        await pick(wb, (row) => row.label === `${MODEL}:${candidate}`, `the candidate ${MODEL}:${candidate}`);
+        await waitUntil(async () => (await wb.quickInputRows()).some((row) => row.label.endsWith('Deploy')), {
+          timeout: 20_000,
+          message: 'the confirmation',
+        });
+        await ctx.shot('canary confirmation');
+        await pick(wb, (row) => row.label.endsWith('Deploy') && !row.label.includes('Cancel'), 'Deploy');
+        const deployed = await waitForToast(
+          wb,
+          ctx,
+          new RegExp(`${NAME} serves ${MODEL}|could not deploy`),
+          'the canary deployed',
+          90_000,
+        );
+        if (/could not deploy/.test(deployed)) throw new Error(`the deployment failed: ${short(deployed, 600)}`);
+        const written = fs.readFileSync(file, 'utf8');
+        if (!/strategy: canary/.test(written) || !written.includes(`candidate: ${MODEL}:${candidate}`))
+          throw new Error(`the file has no canary of v${candidate}: ${short(written, 600)}`);
+        if (!written.startsWith(`# The deployment ${NAME}`)) throw new Error('the file lost its comments');
+
+        await runCommandContaining(wb, 'Focus on Deployments View');
+        const row = await waitUntil(
+          async () => (await treeRows(wb.page, `Deployment ${NAME}: serving · healthy · canary step 1/3`))[0],
+          {
+            timeout: SLOW,
+            interval: 500,
+            message: `the Deployments view to show ${NAME}'s canary at step 1/3`,
+          },
+        ).catch(async (error) => {
+          await ctx.shot('no canary row');
+          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+        });
+        const candidateRow = await waitUntil(
+          async () => (await treeRows(wb.page, `candidate: ${MODEL} v${candidate}: 10%`))[0],
+          {
+            timeout: 20_000,
+            message: `the candidate v${candidate} with 10% of the traffic`,
+          },
+        );
+        ctx.note(`view: ${row} / ${candidateRow}`);
+        await ctx.shot('canary in the Deployments view');
+
+        // Roll back from the deployment's context menu.
+        const deploymentRow = wb.page.locator(`.monaco-list-row[aria-label^="Deployment ${NAME}: "]`).first();
+        await deploymentRow.click({ button: 'right', timeout: SLOW });
+        await wb.page
+          .locator('.context-view .monaco-menu .action-label', { hasText: 'Roll Back Deployment' })
+          .hover({ timeout: 10_000 });
+        await wb.keyboard.press('Enter');
+        await waitUntil(async () => (await quickInputState(wb))?.kind === 'input', {
+          timeout: 20_000,
+          message: 'the input box for the reason',
+        });
+        await wb.keyboard.type('the e2e test rolls it back', { delay: 5 });
+        await wb.keyboard.press('Enter');
+        await waitForToast(wb, ctx, new RegExp(`${NAME} rolled back`), 'the rollback');
+        const rolledBack = await waitUntil(
+          async () =>
+            (await treeRows(wb.page, `Deployment ${NAME}: serving`)).find((label) => /rolled back/.test(label)),
+          {
+            timeout: 20_000,
+            interval: 500,
+            message: `the Deployments view to show ${NAME} rolled back`,
+          },
+        ).catch(async (error) => {
+          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+        });
+        ctx.note(`after the rollback: ${rolledBack}`);
+        const status = cairn(workspace, ['deploy', 'status', NAME]).deployments.find((each) => each.name === NAME);
+        if (status.traffic.stable !== 100)
+          throw new Error(`the stable version does not have all traffic back: ${short(status.traffic)}`);
+        await ctx.shot('canary rolled back');
+      } finally {
+        cairnResult(workspace, ['deploy', 'stop', NAME]);
       }
     },
   },
