@@ -97,6 +97,11 @@ async function deployFileCommand(context: CommandContext): Promise<number> {
   const absolute = path.resolve(file);
   if (!fs.existsSync(absolute)) throw new UsageError(`${file}: no such file.`);
   const spec = readDeployment(absolute, root);
+  const tokenEnv = spec.server.tokenEnv;
+  if (tokenEnv !== null && !process.env[tokenEnv])
+    throw new UsageError(
+      `${spec.relativeFile}: server.token_env names ${tokenEnv}, but ${tokenEnv} is not set. Set it (export ${tokenEnv}=...) and deploy again.`,
+    );
   if (foreground) return serveCommand({ ...context, args: [absolute, ...hostPortArgs(host, port)] }, true);
   const store = Store.open(root);
   try {
