@@ -67,9 +67,10 @@ function ensureChampion(workspace, note) {
 
 /**
  * A challenger for rain-tomorrow: a logistic regression with the champion's signature (input
- * `features` float32 [N, 20] with its feature_names, output `probability` [N, 1]) and other weights.
+ * `features` float32 [N, width] with its feature_names, output `probability` [N, 1]) and other
+ * weights. The width is the champion's: a sweep's best trial may use fewer lag features than 20.
  */
-function challengerOnnx(featureNames) {
+function challengerOnnx(width, featureNames) {
   const { onnx } = onnxProto;
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const tensor = (name, shape) => ({
@@ -96,12 +97,12 @@ function challengerOnnx(featureNames) {
         {
           name: 'weights',
           dataType: FLOAT,
-          dims: [20, 1],
-          floatData: Array.from({ length: 20 }, (_, index) => ((index % 5) - 2) / 10),
+          dims: [width, 1],
+          floatData: Array.from({ length: width }, (_, index) => ((index % 5) - 2) / 10),
         },
         { name: 'bias', dataType: FLOAT, dims: [1], floatData: [-0.3] },
       ],
-      input: [tensor('features', ['N', 20])],
+      input: [tensor('features', ['N', width])],
       output: [tensor('probability', ['N', 1])],
     },
   });
@@ -114,7 +115,10 @@ function ensureChallenger(workspace, champion, note) {
   if (listed.latest > champion.version) return listed.latest;
   const file = path.join(workspace, 'seed', 'challenger.onnx');
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, challengerOnnx(champion.signature.metadata?.feature_names));
+  const input = champion.signature.inputs[0];
+  if (champion.signature.inputs.length !== 1 || input.name !== 'features' || input.shape.length !== 2)
+    throw new Error(`the champion's inputs are not one features matrix: ${short(champion.signature.inputs)}`);
+  fs.writeFileSync(file, challengerOnnx(input.shape[1], champion.signature.metadata?.feature_names));
   const args = ['models', 'register', MODEL, file, '--metrics', 'weather/metrics/evaluate.json', '--json'];
   let result = cairnResult(workspace, args);
   if (result.code === 1) result = cairnResult(workspace, [...args, '--force']);
