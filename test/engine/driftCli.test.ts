@@ -1,4 +1,4 @@
-// `cairn monitor drift` end to end on real files: vega-datasets' Seattle weather split by year
+// `cairn monitor drift` end to end, through the built CLI, on real files: vega-datasets' Seattle weather split by year
 // (2012-2013 as the reference CSV, 2015 as the current JSON Lines file), the same file on both
 // sides, and bad input (a broken CSV, a missing file, an unknown column or method) that must end
 // with a message naming the file and the fix.
@@ -13,21 +13,14 @@ const repository = path.resolve(__dirname, '../..');
 const WEATHER = path.join(repository, 'node_modules/vega-datasets/data/seattle-weather.csv');
 const FEATURES = 'precipitation,temp_max,temp_min,wind,weather';
 
-/** Runs the command in a child process (tsx), as `cairn monitor drift ARGS` would. */
+const CLI = path.join(repository, 'dist/cli/cairn.js');
+
+/** Runs `cairn monitor drift ARGS` with the built CLI (dist/cli/cairn.js, built by `npm test`). */
 function drift(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const json = args.includes('--json');
-  const script = `
-    const { runDriftCommand } = require(${JSON.stringify(path.join(repository, 'server/cli/commands/monitorDrift.ts'))});
-    const { UsageError } = require(${JSON.stringify(path.join(repository, 'server/cli/args.ts'))});
-    runDriftCommand({ root: process.cwd(), json: ${json}, args: ${JSON.stringify(args.filter((arg) => arg !== '--json'))} }).then(
-      (code) => { process.exitCode = code; },
-      (error) => { process.stderr.write('cairn: ' + error.message + '\\n'); process.exitCode = error instanceof UsageError ? 2 : 1; },
-    );`;
-  const result = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', script], {
+  const result = spawnSync(process.execPath, [CLI, 'monitor', 'drift', ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, NODE_PATH: path.join(repository, 'node_modules') },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
