@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runLoad } from '../../bench/load';
+import { malformedBodies, runLoad } from '../../bench/load';
 import type { LoadResponse } from '../../bench/load';
 import type { DeploymentStatus } from '../../server/shared/deployments';
 import { Registry } from '../../server/engine/registry/registry';
@@ -31,6 +31,31 @@ const FEATURE_NAMES = JSON.stringify(['a', 'b', 'c', 'd']);
 const GOOD_BODY = JSON.stringify({
   inputs: [{ name: 'features', shape: [2, FEATURES], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4, 1, 2, 3, 4] }],
 });
+
+const MLFLOW_BODY = JSON.stringify({
+  dataframe_split: {
+    columns: ['a', 'b', 'c', 'd'],
+    data: [
+      [0.1, 0.2, 0.3, 0.4],
+      [1, 2, 3, 4],
+    ],
+  },
+});
+
+/** Beside the generic malformed bodies of the load generator: wrong names, types and shapes. */
+const V2_MALFORMED = [
+  { inputs: [{ name: 'wrong', shape: [1, FEATURES], datatype: 'FP32', data: [1, 2, 3, 4] }] },
+  { inputs: [{ name: 'features', shape: [1, FEATURES], datatype: 'BYTES', data: ['a', 'b', 'c', 'd'] }] },
+  { inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: [1, 2, 3, 4, 5] }] },
+  { inputs: [{ name: 'features', shape: [2, FEATURES], datatype: 'FP32', data: [1, 2, 3, 4] }] },
+  { inputs: [] },
+].map((body) => JSON.stringify(body));
+const MLFLOW_MALFORMED = [
+  { dataframe_split: { columns: ['a', 'b', 'c', 'x'], data: [[1, 2, 3, 4]] } },
+  { dataframe_records: [{ a: 1, b: 2, c: 3 }] },
+  { instances: [[1, 2, 3]] },
+  { dataframe_split: { columns: ['a', 'b', 'c', 'd'], data: [[1, 2, 3, { nested: true }]] } },
+].map((body) => JSON.stringify(body));
 
 interface Served {
   child: ChildProcess;
@@ -159,6 +184,16 @@ function answerOf(response: LoadResponse): number | null {
   }
 }
 
+/** The first prediction of an MLflow answer. */
+function mlflowAnswerOf(response: LoadResponse): number | null {
+  try {
+    const body = JSON.parse(response.body.toString()) as { predictions?: number[] };
+    return body.predictions?.[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 const close = (a: number | null, b: number): boolean => a !== null && Math.abs(a - b) < 1e-5;
 
 describe('reliability of the model server under load', function () {
@@ -183,29 +218,41 @@ describe('reliability of the model server under load', function () {
     return served;
   }
 
-  it('10% malformed requests: every malformed one gets a 4xx, every good one a 200, and the server lives on', async () => {
+  it('10% malformed requests (V2 and MLflow): every malformed one gets a 4xx, every good one a 200, and the server lives on', async () => {
     const served = await start('malformed', []);
-    const wrong: string[] = [];
-    const result = await runLoad({
-      url: served.inferUrl,
-      body: GOOD_BODY,
-      malformedShare: 0.1,
-      connections: 4,
-      requests: 2000,
-      durationMs: 60_000,
-      onResponse: (response) => {
-        const ok = response.malformed
-          ? response.status >= 400 && response.status < 500
-          : response.status === 200 && close(answerOf(response), V1_ANSWER);
-        if (!ok && wrong.length < 5)
-          wrong.push(`${response.malformed ? 'malformed' : 'good'} → ${response.status} ${response.body.toString()}`);
+    const protocols = [
+      { url: served.inferUrl, body: GOOD_BODY, answer: answerOf, bad: V2_MALFORMED },
+      {
+        url: `${served.status.url ?? ''}/invocations`,
+        body: MLFLOW_BODY,
+        answer: mlflowAnswerOf,
+        bad: MLFLOW_MALFORMED,
       },
-    });
-    assert.deepEqual(wrong, []);
-    assert.equal(result.completed, 2000);
-    assert.ok(result.malformedSent > 100, `only ${result.malformedSent} malformed requests`);
-    assert.deepEqual(result.errors, {});
-    assert.equal(served.child.exitCode, null, 'the server exited');
+    ];
+    for (const protocol of protocols) {
+      const wrong: string[] = [];
+      const result = await runLoad({
+        url: protocol.url,
+        body: protocol.body,
+        malformedShare: 0.1,
+        malformedBodies: [...malformedBodies(protocol.body), ...protocol.bad],
+        connections: 4,
+        requests: 1500,
+        durationMs: 60_000,
+        onResponse: (response) => {
+          const ok = response.malformed
+            ? response.status >= 400 && response.status < 500
+            : response.status === 200 && close(protocol.answer(response), V1_ANSWER);
+          if (!ok && wrong.length < 5)
+            wrong.push(`${response.malformed ? 'malformed' : 'good'} → ${response.status} ${response.body.toString()}`);
+        },
+      });
+      assert.deepEqual(wrong, [], protocol.url);
+      assert.equal(result.completed, 1500);
+      assert.ok(result.malformedSent > 75, `only ${result.malformedSent} malformed requests`);
+      assert.deepEqual(result.errors, {});
+      assert.equal(served.child.exitCode, null, 'the server exited');
+    }
     const after = await runLoad({ url: served.inferUrl, body: GOOD_BODY, connections: 1, requests: 5 });
     assert.deepEqual(after.statuses, { 200: 5 });
   });
