@@ -6,11 +6,13 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parse as parseCsvText } from 'csv-parse/sync';
 import * as ort from 'onnxruntime-node';
 import { writeLogisticModel } from '../helpers/onnx';
 import { writeMultiInputModel } from '../helpers/servingModels';
 import { makeWorkspace } from '../helpers/workspace';
 import { writeParquet } from './fixtures/data/parquetWriter';
+import { CsvSplitter } from '../../server/engine/serving/score';
 
 const repository = path.resolve(__dirname, '../..');
 const cli = path.join(repository, 'dist/cli/cairn.js');
@@ -197,6 +199,39 @@ describe('cairn score (batch scoring)', function () {
     result = cairn(root, 'score', 'rain@champion', 'days.csv', 'out.parquet');
     assert.equal(result.status, 1);
     assert.match(result.stderr, /out\.parquet: unknown output format/);
+  });
+
+  it('splits CSV arriving in chunks cut anywhere into the records csv-parse reads, with their lines', () => {
+    const text =
+      '\ufeffid,name,note\r\n1,plain,x\r\n\r\n2,"with, comma","say ""hi"""\n3,"two\nlines",y\n4,,""\n5,last,"end"';
+    const expected = parseCsvText(text, {
+      bom: true,
+      skip_empty_lines: true,
+      record_delimiter: ['\r\n', '\n'],
+    }) as string[][];
+    for (let cut = 0; cut <= text.length; cut++) {
+      for (const step of [1, 3, text.length]) {
+        const splitter = new CsvSplitter('t.csv');
+        const records = splitter.push(text.slice(0, cut));
+        for (let start = cut; start < text.length; start += step)
+          records.push(...splitter.push(text.slice(start, start + step)));
+        records.push(...splitter.end());
+        const where = `cut at ${cut}, step ${step}`;
+        assert.deepEqual(
+          records.map((record) => record.fields),
+          expected,
+          where,
+        );
+        assert.deepEqual(
+          records.map((record) => record.line),
+          [1, 2, 4, 5, 7, 8],
+          where,
+        );
+      }
+    }
+    const open = new CsvSplitter('open.csv');
+    open.push('a,b\n1,"never closed\n');
+    assert.throws(() => open.end(), /open\.csv:2: a quoted field is not closed/);
   });
 
   it('stops on Ctrl-C with exit 130, the rows scored so far in OUTPUT.partial and no OUTPUT', async () => {
