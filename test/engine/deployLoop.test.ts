@@ -205,4 +205,56 @@ describe('the retrain loop (real server and experiment processes)', function () 
     pid = null;
     fs.rmSync(root, { recursive: true, force: true });
   });
+  it('retrains by itself when new data arrives (automatic approval) and rolls the result out', async () => {
+    const port = await freePort();
+    const root = makeWorkspace({
+      'train.mjs': TRAIN,
+      'pipeline.yaml': PIPELINE,
+      'retrain.experiment.yaml':
+        'name: retrain\npipeline: pipeline.yaml\nregister: { model: rain, artifact: out/model.onnx, alias: challenger }\n',
+      'data/day-1.csv': 'a,b\n1,2\n',
+      'rain.deploy.yaml': [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: shadow',
+        '  candidate: rain@challenger',
+        'monitoring:',
+        '  interval: 300ms',
+        '  retrain: { experiment: retrain.experiment.yaml, data: [data], approval: automatic }',
+        '',
+      ].join('\n'),
+    });
+    writeLogisticModel(root, 'assets/retrained.onnx', [0.2, 0.1, 0.3], 0.1);
+    const store = Store.open(root);
+    try {
+      const registry = new Registry(store, root);
+      registry.register({ name: 'rain', onnxPath: writeLogisticModel(root, 'models/v1.onnx', [0.5, -0.25, 0.1]) });
+      registry.setAlias('rain', 'champion', 1);
+      registry.setAlias('rain', 'challenger', 1);
+    } finally {
+      store.close();
+    }
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    pid = (JSON.parse(deployed.stdout) as DeploymentStatus).pid;
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.deepEqual(retrains(root), [], 'no retrain before new data');
+    fs.writeFileSync(path.join(root, 'data/day-2.csv'), 'a,b\n3,4\n');
+    const done = await waitFor('the retrain', () => {
+      const row = retrains(root)[0];
+      if (row?.status === 'failed' || row?.status === 'gated-out') throw new Error(`retrain ${row.status}`);
+      return row?.status === 'rolled-out' ? row : null;
+    });
+    assert.match(done.reason, /new data in data/);
+    const shadow = await waitFor('the shadow rollout', () => {
+      const current = statusOf(root);
+      return current.candidate?.version === 2 && current.rollout.phase === 'progressing' ? current : null;
+    });
+    assert.deepEqual(shadow.traffic, { stable: 100, candidate: 0, mirror: 100 });
+    assert.ok(shadow.events.some((event) => /approved automatically: new data in data/.test(event.message)));
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+    pid = null;
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 });
