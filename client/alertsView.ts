@@ -107,7 +107,9 @@ export class AlertsView implements vscode.TreeDataProvider<AlertTreeNode>, vscod
     alert: AlertRecord,
     retrain: RetrainRecord | null,
   ): Promise<void> {
-    const buttons = [...(alert.runbook ? ['Open Runbook'] : []), 'Roll Back', ...(retrain ? ['Approve Retrain'] : [])];
+    // The alert says it proposed a retrain even when its row was not read yet: it is looked up on the click.
+    const proposes = retrain !== null || alert.actions.includes('retrain-proposed');
+    const buttons = [...(alert.runbook ? ['Open Runbook'] : []), 'Roll Back', ...(proposes ? ['Approve Retrain'] : [])];
     const show =
       alert.severity === 'critical'
         ? vscode.window.showErrorMessage
@@ -117,7 +119,16 @@ export class AlertsView implements vscode.TreeDataProvider<AlertTreeNode>, vscod
     const choice = await show(alertNotification(alert), ...buttons);
     if (choice === 'Open Runbook') await openRunbook(folder, alert);
     if (choice === 'Roll Back') await this.actions.rollback(folder, alert.deployment);
-    if (choice === 'Approve Retrain' && retrain) await this.actions.approveRetrain(folder, retrain);
+    if (choice === 'Approve Retrain') {
+      await this.data.refresh();
+      const current = this.data.folders.find((entry) => entry.folder === folder)?.retrains ?? [];
+      const proposed = proposedRetrain(alert, current);
+      if (proposed) await this.actions.approveRetrain(folder, proposed);
+      else
+        void vscode.window.showInformationMessage(
+          `The retrain proposed by the alert ${alert.rule} no longer waits for approval (see "cairn monitor retrains").`,
+        );
+    }
   }
 
   dispose(): void {

@@ -503,6 +503,10 @@ export const DEPLOY_TESTS = [
           '      when: throughput > 0',
           '      severity: warning',
           '      runbook: runbooks/traffic.md',
+          '  retrain:',
+          '    experiment: weather/rain.experiment.yaml',
+          '    on: [traffic-seen]',
+          '    approval: required',
           '',
         ].join('\n'),
       );
@@ -530,7 +534,7 @@ export const DEPLOY_TESTS = [
           'the alert notification',
         );
         ctx.note(`notification: ${short(toast, 300)}`);
-        if (!/Open Runbook/.test(toast) || !/Roll Back/.test(toast))
+        if (!/Open Runbook/.test(toast) || !/Roll Back/.test(toast) || !/Approve Retrain/.test(toast))
           throw new Error(`the notification lacks its buttons: ${toast}`);
         await ctx.shot('alert notification');
         await runCommandContaining(wb, 'Focus on Alerts View');
@@ -558,6 +562,24 @@ export const DEPLOY_TESTS = [
           { timeout: 20_000, message: 'the runbook runbooks/traffic.md open' },
         );
         await ctx.shot('runbook open');
+
+        // The proposed retrain waits in the Alerts view; declining it is recorded.
+        await runCommandContaining(wb, 'Focus on Alerts View');
+        const retrainLabel = `Retrain proposed: ${ALERTING}`;
+        await waitUntil(async () => (await treeRows(wb.page, retrainLabel))[0], {
+          timeout: 20_000,
+          message: 'the proposed retrain in the Alerts view',
+        }).catch(async (error) => {
+          throw new Error(`${error.message}; tree rows: ${short(await treeRows(wb.page, ''), 800)}`);
+        });
+        const retrainRow = wb.page.locator(`.monaco-list-row[aria-label^="${retrainLabel}"]`).first();
+        await retrainRow.hover();
+        await retrainRow.locator('.action-label[aria-label="Decline Retrain"]').click({ timeout: 10_000 });
+        await waitForToast(wb, ctx, /retrain \d+ of e2e-alerting declined/, 'the declined retrain');
+        const retrains = cairn(workspace, ['monitor', 'retrains', ALERTING]).retrains;
+        if (!retrains.some((retrain) => retrain.status === 'declined'))
+          throw new Error(`no retrain was declined: ${short(retrains, 600)}`);
+        await ctx.shot('retrain declined');
       } finally {
         cairnResult(workspace, ['deploy', 'stop', ALERTING]);
       }
