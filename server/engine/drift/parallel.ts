@@ -11,17 +11,21 @@ const { parentPort } = require('node:worker_threads');
 // Bundlers that keep function names call __name(fn, "name") inside function bodies.
 const __name = (target) => target;
 const sortFloat64 = (${sortFloat64.toString()});
+const workspace = { values: new Float64Array(0), buckets: new Int32Array(0) };
 parentPort.on('message', (message) => {
   const values = new Float64Array(message.buffer, 0, message.length);
-  sortFloat64(values);
+  sortFloat64(values, workspace);
   parentPort.postMessage({ id: message.id, buffer: message.buffer, length: message.length }, [message.buffer]);
 });
 `;
 
-/** Sorts every array (each must own its whole buffer from offset 0), on up to `threads` workers. */
+/** Sorts every array (each a view from offset 0 of a buffer of its own), on up to `threads` workers. */
 export async function sortAllInParallel(arrays: Float64Array[], threads = defaultThreads()): Promise<Float64Array[]> {
   const count = Math.min(threads, arrays.length);
-  if (count <= 1) return arrays.map((values) => sortFloat64(values));
+  if (count <= 1) {
+    const workspace = { values: new Float64Array(0), buckets: new Int32Array(0) };
+    return arrays.map((values) => sortFloat64(values, workspace));
+  }
   const sorted: Float64Array[] = new Array<Float64Array>(arrays.length);
   // Largest first, so that the workers finish together.
   const queue = arrays

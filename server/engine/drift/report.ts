@@ -121,7 +121,10 @@ export class PreparedColumns {
       names.push(name);
       arrays.push(numbers);
     }
-    const sorted = await sortAllInParallel(arrays, options.threads);
+    const sorting = sortAllInParallel(arrays, options.threads);
+    // The main thread counts the categorical columns meanwhile.
+    for (const name of Object.keys(columns)) if (!names.includes(name)) prepared.sample(name, true);
+    const sorted = await sorting;
     names.forEach((name, index) => {
       const values = sorted[index] as Float64Array;
       prepared.samples.set(`n:${name}`, { sorted: values, counts: new Map(), size: values.length });
@@ -324,34 +327,26 @@ function cleanSample(values: ColumnValues, categorical: boolean): Sample {
 }
 
 /**
- * The finite numbers of a column in a new array that owns its buffer (workers take it whole), or
- * null when the column holds text or booleans.
+ * The finite numbers of a column in a new array, a view from offset 0 of a buffer of its own (a
+ * worker takes the buffer whole), or null when the column holds text or booleans.
  */
 function finiteNumbers(values: ColumnValues): Float64Array | null {
+  const numbers = new Float64Array(values.length);
   let size = 0;
   if (values instanceof Float64Array) {
-    for (let index = 0; index < values.length; index++) if (Number.isFinite(values[index] as number)) size++;
-    const numbers = new Float64Array(size);
-    let at = 0;
     for (let index = 0; index < values.length; index++) {
       const value = values[index] as number;
-      if (Number.isFinite(value)) numbers[at++] = value;
+      if (value - value === 0) numbers[size++] = value; // finite: NaN and ±Infinity give NaN
     }
-    return numbers;
+    return numbers.subarray(0, size);
   }
   for (let index = 0; index < values.length; index++) {
     const value = values[index];
     if (typeof value === 'number') {
-      if (Number.isFinite(value)) size++;
+      if (value - value === 0) numbers[size++] = value;
     } else if (value !== null && value !== undefined && value !== '') return null;
   }
-  const numbers = new Float64Array(size);
-  let at = 0;
-  for (let index = 0; index < values.length; index++) {
-    const value = values[index];
-    if (typeof value === 'number' && Number.isFinite(value)) numbers[at++] = value;
-  }
-  return numbers;
+  return numbers.subarray(0, size);
 }
 
 function unionSize(reference: Counts, current: Counts): number {

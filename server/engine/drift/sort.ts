@@ -5,8 +5,17 @@
 // on a million values. The function is self-contained (no outside reference) so that its source
 // can also run in a worker thread (see parallel.ts).
 
-/** Sorts finite float64 values ascending, in place, and returns the array. NaN must be removed. */
-export function sortFloat64(values: Float64Array): Float64Array {
+/** Scratch memory for sortFloat64, reusable across calls (at least as long as the values). */
+export interface SortWorkspace {
+  values: Float64Array;
+  buckets: Int32Array;
+}
+
+/**
+ * Sorts finite float64 values ascending, in place, and returns the array. NaN must be removed.
+ * A workspace passed in is used (and grown) instead of allocating scratch memory on every call.
+ */
+export function sortFloat64(values: Float64Array, workspace?: SortWorkspace): Float64Array {
   const insertionLimit = 48;
   const maximumDepth = 3;
   function insertion(target: Float64Array, start: number, end: number): void {
@@ -73,7 +82,15 @@ export function sortFloat64(values: Float64Array): Float64Array {
       previous = stop;
     }
   }
-  if (values.length > 1)
-    sortRange(values, 0, values.length, new Float64Array(values.length), new Int32Array(values.length), 0);
+  if (values.length < 2) return values;
+  let scratch = workspace?.values;
+  let buckets = workspace?.buckets;
+  if (!scratch || scratch.length < values.length) scratch = new Float64Array(values.length);
+  if (!buckets || buckets.length < values.length) buckets = new Int32Array(values.length);
+  if (workspace) {
+    workspace.values = scratch;
+    workspace.buckets = buckets;
+  }
+  sortRange(values, 0, values.length, scratch, buckets, 0);
   return values;
 }

@@ -22,33 +22,48 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
   const nc = current.length;
   let i = 0;
   let j = 0;
-  let ksDistance = 0;
+  // The ECDF gap F_ref − F_cur after a value is (i·nc − j·nr) / (nr·nc): kept as the integer
+  // numerator (exact in a double for samples up to 10^7), divided once at the end.
+  let widest = 0;
   let distinctValues = 0;
-  // Wasserstein: the ECDF gap after each distinct value times the step to the next, summed with
+  // Wasserstein: the gap after each distinct value times the step to the next, summed with
   // Neumaier's compensation (inlined: this loop runs over millions of values).
   let sum = 0;
   let compensation = 0;
   let previousValue = 0;
   let previousGap = 0;
   while (i < nr || j < nc) {
-    const nextReference = i < nr ? (reference[i] as number) : Number.POSITIVE_INFINITY;
-    const nextCurrent = j < nc ? (current[j] as number) : Number.POSITIVE_INFINITY;
-    const value = nextReference < nextCurrent ? nextReference : nextCurrent;
+    let value: number;
+    if (j >= nc || (i < nr && (reference[i] as number) < (current[j] as number))) {
+      value = reference[i] as number;
+      i++;
+      while (i < nr && reference[i] === value) i++;
+    } else if (i >= nr || (current[j] as number) < (reference[i] as number)) {
+      value = current[j] as number;
+      j++;
+      while (j < nc && current[j] === value) j++;
+    } else {
+      value = reference[i] as number;
+      i++;
+      j++;
+      while (i < nr && reference[i] === value) i++;
+      while (j < nc && current[j] === value) j++;
+    }
     if (distinctValues > 0) {
       const term = previousGap * (value - previousValue);
       const total = sum + term;
-      compensation += Math.abs(sum) >= Math.abs(term) ? sum - total + term : term - total + sum;
+      compensation += sum >= term ? sum - total + term : term - total + sum;
       sum = total;
     }
-    while (i < nr && reference[i] === value) i++;
-    while (j < nc && current[j] === value) j++;
     distinctValues++;
-    const gap = Math.abs(i / nr - j / nc);
-    if (gap > ksDistance) ksDistance = gap;
+    const difference = i * nc - j * nr;
+    const gap = difference < 0 ? -difference : difference;
+    if (gap > widest) widest = gap;
     previousValue = value;
     previousGap = gap;
   }
-  return { ksDistance, wasserstein: sum + compensation, distinctValues };
+  const scale = nr * nc;
+  return { ksDistance: widest / scale, wasserstein: (sum + compensation) / scale, distinctValues };
 }
 
 /** Distinct values of one ascending sample. */
