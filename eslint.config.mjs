@@ -30,6 +30,7 @@ export default tseslint.config(
         setImmediate: 'readonly',
         setInterval: 'readonly',
         clearInterval: 'readonly',
+        fetch: 'readonly',
       },
     },
     rules: {
