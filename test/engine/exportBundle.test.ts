@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeLogisticModel } from '../helpers/onnx';
+import { writeMultiInputModel } from '../helpers/servingModels';
 import { makeWorkspace } from '../helpers/workspace';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
@@ -158,6 +159,36 @@ describe('cairn models export (a self-contained bundle)', function () {
     const bad = run(process.execPath, ['predict.mjs', 'bad.json'], folder);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /row 2: no feature 'precipitation'/);
+  });
+
+  it('handles a model with several named inputs: lists for wide inputs, booleans both ways', () => {
+    writeMultiInputModel(root, 'models/multi.onnx');
+    assert.equal(cairn(root, 'models', 'register', 'multi', 'models/multi.onnx').status, 0);
+    const folder = path.join(root, 'bundle-multi');
+    assert.equal(cairn(root, 'models', 'export', 'multi:1', 'bundle-multi').status, 0);
+    const sample = run(process.execPath, ['predict.mjs', 'sample.json'], folder);
+    assert.equal(sample.status, 0, sample.stderr);
+    assert.deepEqual(JSON.parse(sample.stdout), [
+      { total: 0, flag: false },
+      { total: 0, flag: false },
+    ]);
+    fs.writeFileSync(
+      path.join(folder, 'rows.json'),
+      JSON.stringify([
+        { x: [1, 2, 3], count: 4, mask: true },
+        { x: [0.5, 0.25, 0], count: -1, mask: false },
+      ]),
+    );
+    const answered = run(process.execPath, ['predict.mjs', 'rows.json'], folder);
+    assert.equal(answered.status, 0, answered.stderr);
+    assert.deepEqual(JSON.parse(answered.stdout), [
+      { total: 10, flag: true },
+      { total: -0.25, flag: false },
+    ]);
+    fs.writeFileSync(path.join(folder, 'short.json'), JSON.stringify([{ x: [1, 2], count: 4, mask: true }]));
+    const short = run(process.execPath, ['predict.mjs', 'short.json'], folder);
+    assert.equal(short.status, 2);
+    assert.match(short.stderr, /the model cannot run on these rows/);
   });
 
   it('refuses a folder that is not empty, and a version that does not exist', () => {

@@ -148,7 +148,14 @@ function outputMeaning(output: TensorSignature, task: string | null): string {
 /** Two rows of zeros in the input's shape, to try the examples on. */
 function sampleRows(version: ModelVersion, names: string[] | null): Record<string, unknown>[] {
   const inputs = version.signature.inputs;
-  const zero = (input: TensorSignature): unknown => (input.type === 'string' ? '' : 0);
+  // One value per row, or a list of them for an input wider than one value ([N, 3] takes three).
+  const zero = (input: TensorSignature): unknown => {
+    const value = input.type === 'string' ? '' : input.type === 'bool' ? false : 0;
+    const width = (input.shape ?? [])
+      .slice(1)
+      .reduce<number>((size, dim) => size * (typeof dim === 'number' ? dim : 1), 1);
+    return (input.shape ?? []).length > 1 && width > 1 ? new Array<unknown>(width).fill(value) : value;
+  };
   const row = (): Record<string, unknown> =>
     names && inputs.length === 1
       ? Object.fromEntries(names.map((name) => [name, 0]))

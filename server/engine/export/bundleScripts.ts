@@ -91,14 +91,19 @@ try {
 const rows = Array.isArray(parsed) ? parsed : [parsed];
 if (rows.length === 0) fail('no rows');
 const session = await ort.InferenceSession.create(join(here, 'model.onnx'));
-const outputs = await session.run(feeds(rows));
+let outputs;
+try {
+  outputs = await session.run(feeds(rows));
+} catch (error) {
+  fail(\`the model cannot run on these rows (\${error.message}); see preprocess.json for what it takes\`);
+}
 const answers = rows.map(() => ({}));
 for (const name of session.outputNames) {
   const tensor = outputs[name];
   const width = tensor.data.length / rows.length;
   answers.forEach((answer, index) => {
     const slice = Array.from(tensor.data.slice(index * width, (index + 1) * width), (value) =>
-      typeof value === 'bigint' ? Number(value) : value,
+      tensor.type === 'bool' ? value === 1 || value === true : typeof value === 'bigint' ? Number(value) : value,
     );
     answer[name] = width === 1 ? slice[0] : slice;
   });
