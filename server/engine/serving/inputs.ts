@@ -131,6 +131,18 @@ const MISSING_TEXT = new Set(['', 'NA', 'NaN', 'nan', 'N/A', 'null', 'NULL']);
  * cannot. A null float is NaN, as pandas reads a missing value.
  */
 function converter(type: string, fromText: boolean): Convert {
+  const key = `${type}:${fromText}`;
+  let convert = converters.get(key);
+  if (!convert) {
+    convert = makeConverter(type, fromText);
+    converters.set(key, convert);
+  }
+  return convert;
+}
+
+const converters = new Map<string, Convert>();
+
+function makeConverter(type: string, fromText: boolean): Convert {
   if (type === 'float32' || type === 'float64') {
     return (value) => {
       if (typeof value === 'number') return value;
@@ -200,8 +212,8 @@ function flattenInto(value: unknown, out: unknown[]): void {
 }
 
 /**
- * Copies nested lists of numbers that parseJson read as Float64Arrays straight into a float tensor;
- * the new offset, or -1 when some leaf is not in such an array (then the general path reads them).
+ * Copies nested lists of numbers (arrays, or parseJson's Float64Arrays) straight into a float tensor;
+ * the new offset, or -1 when some leaf is not a number (then the general path says which).
  */
 function copyNumbers(value: unknown, target: Float32Array | Float64Array, offset: number): number {
   if (value instanceof Float64Array) {
@@ -210,11 +222,28 @@ function copyNumbers(value: unknown, target: Float32Array | Float64Array, offset
     return offset + value.length;
   }
   if (!Array.isArray(value)) return -1;
-  for (const item of value) {
-    offset = copyNumbers(item, target, offset);
-    if (offset < 0) return -1;
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    if (typeof item === 'number') {
+      if (offset >= target.length) return -1;
+      target[offset++] = item;
+    } else {
+      offset = copyNumbers(item, target, offset);
+      if (offset < 0) return -1;
+    }
   }
   return offset;
+}
+
+const inputMaps = new WeakMap<OnnxSignature, Map<string, TensorSignature>>();
+
+function inputsByName(signature: OnnxSignature): Map<string, TensorSignature> {
+  let map = inputMaps.get(signature);
+  if (!map) {
+    map = new Map(signature.inputs.map((input) => [input.name, input]));
+    inputMaps.set(signature, map);
+  }
+  return map;
 }
 
 function isBatchDynamic(input: TensorSignature): boolean {
@@ -233,7 +262,7 @@ export function decodeV2Infer(body: unknown, signature: OnnxSignature): Decoded 
       `The request needs "inputs": a list of {"name", "shape", "datatype", "data"}; the model takes ${signature.inputs.map(described).join(', ')}.`,
     );
   }
-  const expected = new Map(signature.inputs.map((input) => [input.name, input]));
+  const expected = inputsByName(signature);
   const tensors: Record<string, TensorValue> = {};
   let rows: number | null = null;
   for (const [position, entry] of inputs.entries()) {
@@ -526,15 +555,27 @@ function cellsToTensor(
   return { type: input.type, dims: [table.rows, ...trailing], data };
 }
 
-/** Attaches the lazily computed `columns` (the features by name) to decoded tensors. */
+/** Decoded tensors whose `columns` (the features by name) are computed on first read. */
+class DecodedRequest implements Decoded {
+  private cached: Record<string, number[] | string[]> | undefined;
+  id?: string;
+  parameters?: Record<string, unknown>;
+  outputs?: string[];
+
+  constructor(
+    readonly tensors: Record<string, TensorValue>,
+    readonly rows: number,
+    private readonly signature: OnnxSignature,
+  ) {}
+
+  get columns(): Record<string, number[] | string[]> {
+    this.cached ??= featureColumns(this.tensors, this.rows, this.signature);
+    return this.cached;
+  }
+}
+
 function withColumns(base: { tensors: Record<string, TensorValue>; rows: number }, signature: OnnxSignature): Decoded {
-  let columns: Record<string, number[] | string[]> | undefined;
-  const decoded = base as Decoded;
-  Object.defineProperty(decoded, 'columns', {
-    enumerable: true,
-    get: () => (columns ??= featureColumns(base.tensors, base.rows, signature)),
-  });
-  return decoded;
+  return new DecodedRequest(base.tensors, base.rows, signature);
 }
 
 /** The features by name: feature_names for the one-input layout, else `input` or `input_j` per element. */

@@ -8,6 +8,8 @@
 /** Lists of at least this many numbers become Float64Arrays. */
 const TYPED_AT = 16;
 
+let scratch = new Float64Array(1024);
+
 const POWERS = Array.from({ length: 23 }, (_, exponent) => 10 ** exponent);
 
 const enum Char {
@@ -117,7 +119,9 @@ class Reader {
       this.position++;
       return [];
     }
-    let numbers = new Float64Array(64);
+    // Numbers go to one scratch array shared by all lists: a list that meets a non-number copies its
+    // numbers out before reading the next value, so nested lists never overwrite them.
+    let numbers = scratch;
     let count = 0;
     let items: unknown[] | null = null;
     for (;;) {
@@ -127,7 +131,7 @@ class Reader {
         if (count === numbers.length) {
           const grown = new Float64Array(numbers.length * 4);
           grown.set(numbers);
-          numbers = grown;
+          numbers = scratch = grown;
         }
         numbers[count++] = this.number();
       } else {

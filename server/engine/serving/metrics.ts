@@ -16,6 +16,13 @@ function labelText(labels: Labels, extra?: [string, string]): string {
   return parts.length > 0 ? `{${parts.join(',')}}` : '';
 }
 
+/** The key of a series in memory: its label values in order (a metric always uses the same names). */
+function seriesKey(labels: Labels): string {
+  let key = '';
+  for (const name in labels) key += `${labels[name] as string}\u0000`;
+  return key;
+}
+
 function numberText(value: number): string {
   if (value === Infinity) return '+Inf';
   if (value === -Infinity) return '-Inf';
@@ -44,7 +51,7 @@ export class Counter implements Family {
 
   /** Adds `amount` (default 1) to the series of these labels. */
   add(labels: Labels, amount = 1): void {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     const entry = this.series.get(key);
     if (entry) entry.value += amount;
     else this.series.set(key, { labels, value: amount });
@@ -52,7 +59,7 @@ export class Counter implements Family {
 
   /** Sets a gauge's series. */
   set(labels: Labels, value: number): void {
-    this.series.set(labelText(labels), { labels, value });
+    this.series.set(seriesKey(labels), { labels, value });
   }
 
   /** Drops every series (for gauges rebuilt from the current state). */
@@ -61,11 +68,12 @@ export class Counter implements Family {
   }
 
   value(labels: Labels): number {
-    return this.series.get(labelText(labels))?.value ?? 0;
+    return this.series.get(seriesKey(labels))?.value ?? 0;
   }
 
   render(lines: string[]): void {
-    for (const [key, entry] of this.series) lines.push(`${this.name}${key} ${numberText(entry.value)}`);
+    for (const entry of this.series.values())
+      lines.push(`${this.name}${labelText(entry.labels)} ${numberText(entry.value)}`);
   }
 }
 
@@ -81,7 +89,7 @@ export class Histogram implements Family {
   ) {}
 
   observe(labels: Labels, value: number): void {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     let entry = this.series.get(key);
     if (!entry) {
       entry = { labels, counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 };
@@ -99,7 +107,7 @@ export class Histogram implements Family {
 
   /** How many observations of these labels were at most `bound` (a bucket bound). */
   countAtMost(labels: Labels, bound: number): number {
-    const entry = this.series.get(labelText(labels));
+    const entry = this.series.get(seriesKey(labels));
     if (!entry) return 0;
     let total = 0;
     for (let index = 0; index < this.bounds.length && (this.bounds[index] as number) <= bound; index++) {
@@ -110,7 +118,7 @@ export class Histogram implements Family {
 
   /** Observations of these labels. */
   count(labels: Labels): number {
-    return this.series.get(labelText(labels))?.count ?? 0;
+    return this.series.get(seriesKey(labels))?.count ?? 0;
   }
 
   render(lines: string[]): void {

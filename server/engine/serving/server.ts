@@ -102,6 +102,8 @@ interface Answer {
 }
 
 const JSON_TYPE = 'application/json';
+/** From this size on, a V2 body is read with parseJson rather than JSON.parse. */
+const LARGE_BODY_BYTES = 16 * 1024;
 
 export class ModelServer {
   private readonly server: http.Server;
@@ -449,11 +451,11 @@ export class ModelServer {
       }
       try {
         const bytes = await readBody(request, this.options.maxBodyBytes ?? 64 * 1024 * 1024);
-        // V2 bodies are read with parseJson (long number lists as Float64Arrays, see json.ts);
-        // MLflow's data frames are rows and records, which JSON.parse reads as fast.
+        // Big V2 bodies are read with parseJson (long number lists as Float64Arrays, see json.ts);
+        // small ones and MLflow's rows and records are read as fast by JSON.parse.
         body = isCsv
           ? bytes.toString('utf8')
-          : protocol === 'v2'
+          : protocol === 'v2' && bytes.length >= LARGE_BODY_BYTES
             ? parseJson(bytes)
             : JSON.parse(bytes.toString('utf8'));
       } catch (error) {
