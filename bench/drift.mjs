@@ -89,14 +89,17 @@ const timings = [];
 // CPU time of the process (all threads) besides wall time: on a machine busy with other work the
 // wall time measures the neighbours too.
 const cpuTimings = [];
+const warmTimings = [];
 for (let round = 0; round < REPEAT; round++) {
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const phases = {};
   const prepareStart = performance.now();
   const preparedReference = await PreparedColumns.prepare(reference, { threads: THREADS });
+  const referenceReady = performance.now();
   const preparedCurrent = await PreparedColumns.prepare(current, { threads: THREADS });
-  phases['clean+sort'] = performance.now() - prepareStart;
+  phases['reference clean+sort'] = referenceReady - prepareStart;
+  phases['current clean+sort'] = performance.now() - referenceReady;
   let tests = 0;
   let report = null;
   for (const method of [undefined, ...DRIFT_METHODS]) {
@@ -110,6 +113,8 @@ for (let round = 0; round < REPEAT; round++) {
   const cpuMs = (cpu.user + cpu.system) / 1000;
   timings.push(total);
   cpuTimings.push(cpuMs);
+  // A deployment's monitor prepares its reference once: each interval costs the rest.
+  warmTimings.push(total - phases['reference clean+sort']);
   console.log(
     `round ${round + 1}: ${(total / 1000).toFixed(2)} s wall, ${(cpuMs / 1000).toFixed(2)} s CPU, for ${tests} feature tests on ${THREADS} thread(s): ` +
       Object.entries(phases)
@@ -129,6 +134,9 @@ const best = Math.min(...timings);
 const median = [...timings].sort((a, b) => a - b)[Math.floor(timings.length / 2)];
 const bestCpu = Math.min(...cpuTimings);
 const load = os.loadavg()[0];
+console.log(
+  `with the reference prepared beforehand (a deployment's monitor each interval): best ${(Math.min(...warmTimings) / 1000).toFixed(2)} s wall`,
+);
 console.log(
   `every test on ${ROWS.toLocaleString('en')} × ${FEATURES}: best ${(best / 1000).toFixed(2)} s wall, median ${(median / 1000).toFixed(2)} s, best ${(bestCpu / 1000).toFixed(2)} s CPU; load average ${load.toFixed(1)} on ${os.cpus().length} cores (target < 2 s wall: ${best < 2000 ? 'met' : 'NOT met'})`,
 );
