@@ -248,7 +248,8 @@ describe('cairn export k8s and argo', function () {
     new models.Deployment(deployment).validate();
     assert.equal(deployment['spec']['replicas'], 3);
     assert.equal(deployment['metadata']['annotations']['cairn.dev/model'], 'churn@champion');
-    assert.equal(exported.notes.length, 2);
+    assert.equal(exported.notes.length, 3);
+    assert.match(exported.notes[0] ?? '', /the image must hold the workspace with its \.cairn registry/);
     assert.match(exported.notes.join('\n'), /hpa\.yaml not written[\s\S]*storage_uri/);
   });
 

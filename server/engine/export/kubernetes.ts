@@ -40,7 +40,9 @@ export function kubernetesResources(source: ExportSource, options: KubernetesOpt
     throw new ExportError(
       `${source.file}: no container image for the model server. Add export.kubernetes.image (an image that runs cairn with this workspace in it), or give --image.`,
     );
-  const notes: string[] = [];
+  const notes: string[] = [
+    `The container runs \`cairn deploy ${options.specPath} --foreground\` in ${options.workspaceDir ?? '/workspace'}: the image must hold the workspace with its .cairn registry (the models ${source.model}${source.candidate ? ` and ${source.candidate}` : ''} resolve there).`,
+  ];
   const labels = {
     'app.kubernetes.io/name': source.name,
     'app.kubernetes.io/component': 'model-server',
