@@ -119,8 +119,10 @@ describe('rollout controller', () => {
     );
     assert.deepEqual(
       direct.actions.map((action) => action.kind),
-      ['traffic', 'promote'],
+      ['promote'],
     );
+    assert.equal(direct.memory.phase, 'promoted');
+    assert.deepEqual(direct.memory.traffic, { stable: 100, candidate: 0, mirror: 0 });
     const aborted = abortRollout(ab.memory, 'alert errors fired', 10);
     assert.equal(aborted.memory.phase, 'aborted');
     assert.equal(aborted.memory.reason, 'alert errors fired');

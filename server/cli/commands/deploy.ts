@@ -146,14 +146,24 @@ async function serveCommand(context: CommandContext, announce: boolean): Promise
   rejectUnknownOptions(args);
   const file = args.shift();
   if (!file) throw new UsageError('Give the deployment file (*.deploy.yaml).');
-  const running = await serveDeployment({
-    root,
-    file: path.resolve(file),
-    engine: modelServerEngine,
-    cli: cliArgv(),
-    ...(host !== undefined ? { host } : {}),
-    ...(port !== undefined ? { port } : {}),
-  });
+  let running: Awaited<ReturnType<typeof serveDeployment>>;
+  try {
+    running = await serveDeployment({
+      root,
+      file: path.resolve(file),
+      engine: modelServerEngine,
+      cli: cliArgv(),
+      ...(host !== undefined ? { host } : {}),
+      ...(port !== undefined ? { port } : {}),
+    });
+  } catch (error) {
+    if (error instanceof DeploymentSpecError || error instanceof RegistryError) throw error;
+    // Cannot listen (port taken), a model that does not load, ...: said plainly, exit 1.
+    process.stderr.write(
+      `cairn: ${path.basename(file)}: the server did not start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return 1;
+  }
   const onSignal = (signal: NodeJS.Signals): void => {
     void running.stop('signal', `${signal} received`);
   };

@@ -84,13 +84,16 @@ export async function startDetached(store: Store, options: StartOptions): Promis
   });
   child.unref();
   const pid = child.pid ?? -1;
+  const spawnedAt = Date.now() - 1000;
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   for (;;) {
     const row = deploymentRow(store.db, options.name);
     if (row && row.pid === pid && row.status === 'serving') return statusOf(store.db, row);
-    if (exited !== null)
+    // A server that failed to start marks its row failed; it may take a moment to exit.
+    const failed = row !== null && row.status === 'failed' && row.updatedAt >= spawnedAt;
+    if (exited !== null || failed)
       throw new ControlError(
-        `The server of ${options.name} stopped before serving (${String(exited)}):\n${tail(logFile, 15)}`,
+        `The server of ${options.name} stopped before serving${exited !== null ? ` (${String(exited)})` : ''}:\n${tail(logFile, 15)}`,
       );
     if (Date.now() > deadline) {
       try {

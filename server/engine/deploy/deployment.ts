@@ -82,7 +82,9 @@ export class Deployment {
     } else {
       decision = { memory: idleRollout(this.spec.rollout), actions: [] };
     }
-    const serving = candidate !== null && rolloutActive(decision.memory);
+    // A new rollout needs the candidate's worker (a direct one to promote it at once); a restored
+    // one only while it is still running.
+    const serving = candidate !== null && (restored ? rolloutActive(decision.memory) : decision.actions.length > 0);
     this.versions = { stable, candidate: serving ? candidate : null, fallback };
     this.state = {
       rolloutDigest: this.spec.rolloutDigest,
@@ -105,9 +107,16 @@ export class Deployment {
       adminRoutes: options.adminRoutes,
       log: this.log,
     });
-    await this.engine.setVersions(this.versions);
-    this.engine.setTraffic(this.trafficWithKey());
-    const { port } = await this.engine.start();
+    let port: number;
+    try {
+      await this.engine.setVersions(this.versions);
+      this.engine.setTraffic(this.trafficWithKey());
+      ({ port } = await this.engine.start());
+    } catch (error) {
+      // Workers already started must not keep a server that cannot listen alive.
+      await this.engine.stop({ drainMs: 0 }).catch(() => undefined);
+      throw error;
+    }
     const host = options.host;
     this.state.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.refreshWorkers();

@@ -59,16 +59,13 @@ export function idleRollout(
 export function startRollout(spec: RolloutSpec, now: number): RolloutDecision {
   const base = idleRollout(spec, 'progressing');
   switch (spec.strategy) {
-    case 'direct': {
-      const memory = { ...base, stepStartedAt: now, traffic: { stable: 0, candidate: 100, mirror: 0 } };
-      return {
-        memory,
-        actions: [
-          { kind: 'traffic', traffic: memory.traffic, message: 'blue/green: all traffic to the candidate' },
-          { kind: 'promote', reason: 'direct rollout: the candidate replaces the stable version' },
-        ],
-      };
-    }
+    case 'direct':
+      // Blue/green: the candidate becomes the stable version at once; a rollback returns to the old one.
+      return promoteRollout(
+        { ...base, stepStartedAt: now },
+        'direct rollout (blue/green): the candidate replaces the stable version',
+        now,
+      );
     case 'canary':
       return enterStep(spec, base, 0, now);
     case 'ab': {
