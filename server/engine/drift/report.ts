@@ -51,7 +51,7 @@ export interface DriftOptions {
   threshold?: number;
   /** Share of drifted features at which the dataset counts as drifted (default 0.5). */
   share?: number;
-  /** The features to compare (default: the reference's columns that the current sample also has). */
+  /** The features to compare (default, or empty: the reference's columns that the current sample also has). */
   features?: string[];
   /** Features to treat as categories even when their values are numbers. */
   categorical?: string[];
@@ -156,7 +156,9 @@ export function driftReport(
 ): DriftReport {
   const referenceColumns = reference instanceof PreparedColumns ? reference : new PreparedColumns(reference);
   const currentColumns = current instanceof PreparedColumns ? current : new PreparedColumns(current);
-  const features = options.features ?? Object.keys(referenceColumns.columns).filter((name) => currentColumns.has(name));
+  const features = options.features?.length
+    ? options.features
+    : Object.keys(referenceColumns.columns).filter((name) => currentColumns.has(name));
   if (features.length === 0)
     throw new DriftError('the reference and current data have no column in common. Give data with the same columns.');
   for (const feature of features) {
