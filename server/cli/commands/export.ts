@@ -79,12 +79,10 @@ function exportKubernetes({ root, json, args }: CommandContext): number {
     process.stdout.write(`${JSON.stringify({ deployment: source.name, files, notes: exported.notes }, null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(
-    `Wrote ${written.length} files to ${path.relative(process.cwd(), folder) || '.'}: ${written.join(', ')}\n`,
-  );
+  process.stdout.write(`Wrote ${written.length} files to ${shown(folder)}: ${written.join(', ')}\n`);
   for (const note of exported.notes) process.stdout.write(`  note: ${note}\n`);
   process.stdout.write(
-    `Apply with: kubectl apply -k ${path.relative(process.cwd(), folder) || '.'}${written.includes('inferenceservice.yaml') ? ' (or, on KServe, kubectl apply -f inferenceservice.yaml)' : ''}\n`,
+    `Apply with: kubectl apply -k ${shown(folder)}${written.includes('inferenceservice.yaml') ? ' (or, on KServe, kubectl apply -f inferenceservice.yaml)' : ''}\n`,
   );
   return 0;
 }
@@ -115,11 +113,14 @@ function exportArgo({ root, json, args }: CommandContext): number {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.writeFileSync(target, text);
   if (json) process.stdout.write(`${JSON.stringify({ pipeline: relative, file: target, tasks: stages.length })}\n`);
-  else
-    process.stdout.write(
-      `Wrote ${path.relative(process.cwd(), target)}: ${stages.length} tasks. Submit with: argo submit ${out}\n`,
-    );
+  else process.stdout.write(`Wrote ${shown(target)}: ${stages.length} tasks. Submit with: argo submit ${out}\n`);
   return 0;
+}
+
+/** A path as the user reads it best: relative below the current folder, absolute elsewhere. */
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === '' ? '.' : relative.startsWith('..') ? file : relative;
 }
 
 function requireFile(args: string[], kind: 'deployment' | 'pipeline', what: string): string {
