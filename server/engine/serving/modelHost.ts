@@ -23,10 +23,12 @@ export interface WorkerCommand {
  */
 export function workerCommand(): WorkerCommand {
   if (__filename.endsWith('.ts')) {
+    // A name in a variable: the bundler must not try to resolve (or bundle) tsx, which only tests use.
+    const tsx = 'tsx/cjs';
     return {
       module: path.join(__dirname, 'workerMain.ts'),
       args: [],
-      execArgv: ['--require', require.resolve('tsx/cjs')],
+      execArgv: ['--require', require.resolve(tsx)],
     };
   }
   return { module: __filename, args: [WORKER_ARGUMENT], execArgv: [] };

@@ -672,7 +672,19 @@ export class ModelServer {
     try {
       listener(
         predictionRecord(
-          { ...fields, status, latencyMs, rows: decoded?.rows ?? 0, error, fallback },
+          {
+            requestId: fields.requestId,
+            at: fields.at,
+            arm: fields.arm,
+            version: fields.version,
+            protocol: fields.protocol,
+            key: fields.key,
+            status,
+            latencyMs,
+            rows: decoded?.rows ?? 0,
+            error,
+            fallback,
+          },
           decoded ? () => decoded.columns : null,
           outputs,
         ),
