@@ -182,5 +182,6 @@ function retrainItem(node: RetrainNode): vscode.TreeItem {
   item.tooltip = `Retrain ${retrain.id} of ${retrain.deployment}, proposed because ${retrain.reason}: runs ${retrain.experiment} once approved.`;
   item.iconPath = new vscode.ThemeIcon('sync', new vscode.ThemeColor('problemsWarningIcon.foreground'));
   item.contextValue = 'cairn.retrain.proposed';
+  item.accessibilityInformation = { label: `Retrain proposed: ${retrain.deployment}: ${item.description}` };
   return item;
 }

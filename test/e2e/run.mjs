@@ -11,7 +11,7 @@
 //
 // Environment: CAIRN_E2E_VSIX (default dist/cairn.vsix), CAIRN_E2E_WORKSPACE (default
 // examples/iris), CAIRN_E2E_GREP (run only cases whose name contains it), CAIRN_E2E_KEEP=1 (keep
-// the temp folder), CAIRN_E2E_TIMEOUT (overall seconds, default 480).
+// the temp folder), CAIRN_E2E_TIMEOUT (overall seconds, default 720).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,7 +36,7 @@ const vsix = path.resolve(repoDir, process.env.CAIRN_E2E_VSIX ?? 'dist/cairn.vsi
 const exampleDir = path.resolve(repoDir, process.env.CAIRN_E2E_WORKSPACE ?? 'examples/iris');
 const grep = process.env.CAIRN_E2E_GREP ?? '';
 const keep = process.env.CAIRN_E2E_KEEP === '1';
-const overallSeconds = Number(process.env.CAIRN_E2E_TIMEOUT ?? 480);
+const overallSeconds = Number(process.env.CAIRN_E2E_TIMEOUT ?? 720);
 const TEST_TIMEOUT = 120_000;
 const CHROMIUM = process.env.CAIRN_E2E_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
