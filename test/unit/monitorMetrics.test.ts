@@ -16,7 +16,17 @@ import {
 import type { LabelledRow } from '../../server/engine/monitor/performance';
 
 function request(at: number, latencyMs: number, status = 200, extra: Partial<RequestSummary> = {}): RequestSummary {
-  return { at, arm: 'stable', version: 'm:1', status, latencyMs, rows: 1, fallback: false, ...extra };
+  return {
+    requestId: `r${at}`,
+    at,
+    arm: 'stable',
+    version: 'm:1',
+    status,
+    latencyMs,
+    rows: 1,
+    fallback: false,
+    ...extra,
+  };
 }
 
 /** A seeded generator so the random checks are the same on every run. */

@@ -4,7 +4,7 @@
 import type { DriftReport } from '../../shared/deployments';
 import { Adwin, Ddm } from '../drift/detectors';
 import { DRIFT_METHODS, driftReport, PreparedColumns } from '../drift/report';
-import type { DriftMethod } from '../drift/report';
+import type { Columns as DriftColumns, DriftMethod } from '../drift/report';
 import type { Columns } from './reference';
 
 export interface DriftOptions {
@@ -25,7 +25,7 @@ export interface StreamDetector {
 const prepared = new WeakMap<Columns, PreparedColumns>();
 
 /** The drift report of `current` against `reference`. */
-export function driftBetween(reference: Columns, current: Columns, options: DriftOptions): DriftReport {
+export function driftBetween(reference: Columns, current: DriftColumns, options: DriftOptions): DriftReport {
   let preparedReference = prepared.get(reference);
   if (!preparedReference) {
     preparedReference = new PreparedColumns(reference);

@@ -49,6 +49,7 @@ export interface LoggedPrediction {
 
 /** The columns operational statistics need, without the JSON payloads (cheap to read in bulk). */
 export interface RequestSummary {
+  requestId: string;
   at: number;
   arm: string;
   version: string;
@@ -347,10 +348,13 @@ export class PredictionLog {
   summaries(query: WindowQuery = {}): RequestSummary[] {
     const { where, values } = windowClause(query);
     const rows = this.db
-      .prepare(`SELECT at, arm, version, status, latency_ms, rows, fallback FROM predictions ${where} ORDER BY seq`)
+      .prepare(
+        `SELECT request_id, at, arm, version, status, latency_ms, rows, fallback FROM predictions ${where} ORDER BY seq`,
+      )
       .raw()
-      .all(...values) as [number, string, string, number, number, number, number][];
-    return rows.map(([at, arm, version, status, latencyMs, rowCount, fallback]) => ({
+      .all(...values) as [string, number, string, string, number, number, number, number][];
+    return rows.map(([requestId, at, arm, version, status, latencyMs, rowCount, fallback]) => ({
+      requestId,
       at,
       arm,
       version,
@@ -363,34 +367,110 @@ export class PredictionLog {
 
   /** Feedback rows for the given request ids (all of them when ids is undefined), oldest first. */
   feedback(requestIds?: readonly string[]): FeedbackRow[] {
-    const decode = (row: { request_id: string; at: number; kind: string; label: string | null; fields: string }) => ({
-      requestId: row.request_id,
-      at: row.at,
-      kind: row.kind === 'event' ? ('event' as const) : ('label' as const),
-      label: row.label === null ? null : (JSON.parse(row.label) as FeedbackRow['label']),
-      fields: JSON.parse(row.fields) as Record<string, unknown>,
-    });
     if (requestIds === undefined)
-      return (this.db.prepare('SELECT * FROM feedback ORDER BY seq').all() as Parameters<typeof decode>[0][]).map(
-        decode,
-      );
+      return (this.db.prepare('SELECT * FROM feedback ORDER BY at, seq').all() as FeedbackSqlRow[]).map(feedbackRowOf);
     const result: FeedbackRow[] = [];
     const statement = this.db.prepare('SELECT * FROM feedback WHERE request_id = ? ORDER BY seq');
     for (const id of new Set(requestIds))
-      for (const row of statement.all(id) as Parameters<typeof decode>[0][]) result.push(decode(row));
+      for (const row of statement.all(id) as FeedbackSqlRow[]) result.push(feedbackRowOf(row));
     return result.sort((a, b) => a.at - b.at);
   }
 
-  /** Feedback rows joined with the predictions of a window: [prediction, its feedback rows]. */
-  joined(query: WindowQuery = {}): { prediction: LoggedPrediction; feedback: FeedbackRow[] }[] {
-    const predictions = this.predictions(query);
+  /** Feedback rows of the requests of a window, by request id, each list oldest first. */
+  feedbackOfWindow(query: WindowQuery = {}): Map<string, FeedbackRow[]> {
+    const { where, values } = windowClause(query, 'p.');
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM feedback WHERE seq IN (SELECT f.seq FROM feedback f CROSS JOIN predictions p ON p.request_id = f.request_id ${where}) ORDER BY at, seq`,
+      )
+      .all(...values) as FeedbackSqlRow[];
     const byRequest = new Map<string, FeedbackRow[]>();
-    for (const row of this.feedback(predictions.map((prediction) => prediction.requestId))) {
-      const list = byRequest.get(row.requestId) ?? [];
-      list.push(row);
-      byRequest.set(row.requestId, list);
+    for (const row of rows) {
+      const list = byRequest.get(row.request_id) ?? [];
+      list.push(feedbackRowOf(row));
+      byRequest.set(row.request_id, list);
     }
+    return byRequest;
+  }
+
+  /** The predictions of a window that have labels or events (inputs left out), each with its feedback rows, oldest first. */
+  joined(query: WindowQuery = {}): { prediction: LoggedPrediction; feedback: FeedbackRow[] }[] {
+    const { where: joinedWhere, values } = windowClause(query, 'p.');
+    const predictions = (
+      this.db
+        .prepare(
+          // From the feedback side: far fewer labels than predictions, each found by the request index.
+          `SELECT seq, request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, NULL AS input_names, NULL AS inputs, outputs
+           FROM predictions WHERE seq IN (SELECT p.seq FROM feedback f CROSS JOIN predictions p ON p.request_id = f.request_id ${joinedWhere}) ORDER BY seq`,
+        )
+        .all(...values) as PredictionRow[]
+    ).map(predictionOf);
+    const byRequest = this.feedbackOfWindow(query);
     return predictions.map((prediction) => ({ prediction, feedback: byRequest.get(prediction.requestId) ?? [] }));
+  }
+
+  /**
+   * The logged inputs of a window as columns, one value per row (answered requests only: no shadow
+   * copies, no refused requests); with `lastRows`, only that many of the newest rows. Numeric
+   * columns come back as Float64Array (NaN for missing), read straight from the stored blobs.
+   */
+  inputColumns(query: WindowQuery, lastRows?: number): Record<string, Float64Array | (number | string | null)[]> {
+    const { where, values } = windowClause({ ...query, withInputs: true });
+    const filter = `${where} AND arm != 'shadow' AND status < 400`;
+    // The `at` index gives the order without a sort; requests are logged in arrival order.
+    const sql =
+      lastRows === undefined
+        ? `SELECT rows, input_names, inputs FROM predictions ${filter} ORDER BY at`
+        : `SELECT * FROM (SELECT at, seq, rows, input_names, inputs FROM predictions ${filter} ORDER BY at DESC LIMIT ${Math.max(0, Math.floor(lastRows))}) ORDER BY at, seq`;
+    const rows = this.db.prepare(sql).all(...values) as {
+      rows: number;
+      input_names: string | null;
+      inputs: Buffer | string;
+    }[];
+    let total = 0;
+    let names: string | null = null;
+    let uniform = true;
+    for (const row of rows) {
+      total += row.rows;
+      if (typeof row.inputs === 'string' || !row.input_names) uniform = false;
+      else if (names === null) names = row.input_names;
+      else if (names !== row.input_names) uniform = false;
+    }
+    const skip = lastRows === undefined ? 0 : Math.max(0, total - lastRows);
+    if (uniform && names !== null) {
+      // Every request has the same numeric features: read the blobs straight into one array per feature.
+      const features = JSON.parse(names) as string[];
+      const columns = features.map(() => new Float64Array(total - skip));
+      let position = -skip;
+      for (const row of rows) {
+        const blob = row.inputs as Buffer;
+        const count = row.rows;
+        for (let feature = 0; feature < features.length; feature++) {
+          const column = columns[feature] as Float64Array;
+          const base = feature * count * 8;
+          for (let index = 0; index < count; index++)
+            if (position + index >= 0) column[position + index] = blob.readDoubleLE(base + index * 8);
+        }
+        position += count;
+      }
+      return Object.fromEntries(features.map((feature, index) => [feature, columns[index] as Float64Array]));
+    }
+    const columns: Record<string, (number | string | null)[]> = {};
+    let filled = 0;
+    for (const row of rows) {
+      const inputs = decodeInputs(row.input_names, row.inputs, row.rows) ?? {};
+      for (const [name, columnValues] of Object.entries(inputs)) {
+        const column = (columns[name] ??= new Array<number | string | null>(filled).fill(null));
+        for (let index = 0; index < row.rows; index++) {
+          const value = columnValues[index];
+          column.push(typeof value === 'number' && Number.isNaN(value) ? null : (value ?? null));
+        }
+      }
+      filled += row.rows;
+      for (const column of Object.values(columns)) while (column.length < filled) column.push(null);
+    }
+    for (const name of Object.keys(columns)) columns[name] = (columns[name] ?? []).slice(skip);
+    return columns;
   }
 
   /** Resource samples of a window, oldest first. */
@@ -437,27 +517,46 @@ export class PredictionLog {
   }
 }
 
-function windowClause(query: WindowQuery): { where: string; values: (string | number)[] } {
+/** The WHERE clause of a window; `table` prefixes the columns ("p.") inside a join. */
+function windowClause(query: WindowQuery, table = ''): { where: string; values: (string | number)[] } {
   const conditions: string[] = [];
   const values: (string | number)[] = [];
   if (query.from !== undefined) {
-    conditions.push('at >= ?');
+    conditions.push(`${table}at >= ?`);
     values.push(query.from);
   }
   if (query.to !== undefined) {
-    conditions.push('at < ?');
+    conditions.push(`${table}at < ?`);
     values.push(query.to);
   }
   if (query.version !== undefined) {
-    conditions.push('version = ?');
+    conditions.push(`${table}version = ?`);
     values.push(query.version);
   }
   if (query.arm !== undefined) {
-    conditions.push('arm = ?');
+    conditions.push(`${table}arm = ?`);
     values.push(query.arm);
   }
-  if (query.withInputs) conditions.push('inputs IS NOT NULL');
+  if (query.withInputs) conditions.push(`${table}inputs IS NOT NULL`);
   return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values };
+}
+
+interface FeedbackSqlRow {
+  request_id: string;
+  at: number;
+  kind: string;
+  label: string | null;
+  fields: string;
+}
+
+function feedbackRowOf(row: FeedbackSqlRow): FeedbackRow {
+  return {
+    requestId: row.request_id,
+    at: row.at,
+    kind: row.kind === 'event' ? 'event' : 'label',
+    label: row.label === null ? null : (JSON.parse(row.label) as FeedbackRow['label']),
+    fields: JSON.parse(row.fields) as Record<string, unknown>,
+  };
 }
 
 function predictionOf(row: PredictionRow): LoggedPrediction {

@@ -14,7 +14,7 @@ import { applyRules, holds, listAlerts, metricValue, parseCondition, postWebhook
 import type { MonitorFigures, RuleOutcome } from './alerts';
 import { conceptDetector, driftBetween } from './driftBridge';
 import { evaluateKpi, parseKpi } from './kpi';
-import type { LoggedPrediction, PredictionLog } from './log';
+import type { FeedbackRow, PredictionLog, RequestSummary } from './log';
 import { ALL, operationalFigures, operationalSeries } from './operational';
 import { labelledRows, performanceMetrics, performanceSeries, rowError, taskOf } from './performance';
 import type { LabelledRow, Task } from './performance';
@@ -23,6 +23,17 @@ import { sampleResources } from './resources';
 
 /** Operational alert figures are taken over this recent window. */
 export const ALERT_WINDOW_MS = 60_000;
+/**
+ * The server's monitoring round looks at this period (operational series, KPIs); the CLI's report
+ * takes --since. It bounds the work of a round at high request rates.
+ */
+export const ROUND_PERIOD_MS = 15 * 60_000;
+/** Labelled performance looks back this far, plus monitoring.labels.delay. */
+export const PERFORMANCE_WINDOW_MS = 3_600_000;
+/** The newest rows of the drift window compared with the reference at most (bounds memory and time). */
+export const MAX_DRIFT_ROWS = 200_000;
+/** In the server's round, drift is recomputed at most this often (the window moves slowly). */
+export const DRIFT_REFRESH_MS = 60_000;
 /** The built-in rule that fires when labelled performance falls below monitoring.performance.min (or the gate). */
 export const PERFORMANCE_RULE = 'performance-low';
 /** Fewest labelled rows before labelled performance is judged. */
@@ -62,7 +73,7 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
     const sample = sampleResources(input.pids, now);
     if (sample) log.addResourceSample(sample);
   }
-  const built = await buildReport(input);
+  const built = await buildReport({ ...input, sinceMs: input.sinceMs ?? ROUND_PERIOD_MS }, { cacheDrift: true });
   const warnings = built.warnings;
   const figures = built.figures;
 
@@ -152,7 +163,10 @@ export function performanceMinimum(input: Pick<MonitorInput, 'root' | 'spec' | '
 }
 
 /** The report of a period and the figures alert rules read at its end. */
-export async function buildReport(input: MonitorInput): Promise<{
+export async function buildReport(
+  input: MonitorInput,
+  options: { cacheDrift?: boolean } = {},
+): Promise<{
   report: MonitorReport;
   figures: MonitorFigures;
   performanceMin: number | null;
@@ -172,7 +186,9 @@ export async function buildReport(input: MonitorInput): Promise<{
   const resources = log.resources(from, to);
 
   // Labelled performance over the period, per version and over all answered traffic.
-  const joined = log.joined({ from, to });
+  // Labels arrive late: predictions are judged back to the performance window plus the delay.
+  const labelledFrom = Math.min(from, to - PERFORMANCE_WINDOW_MS - (monitoring.labels?.delayMs ?? 0));
+  const joined = log.joined({ from: labelledFrom, to });
   const labelled = labelledRows(joined);
   const task: Task = taskOf(labelled, monitoring.performance?.metric);
   const performance: MonitorReport['performance'] = {};
@@ -194,7 +210,7 @@ export async function buildReport(input: MonitorInput): Promise<{
 
   let drift: DriftReport | null = null;
   try {
-    drift = await driftOf(input);
+    drift = options.cacheDrift ? await cachedDrift(input) : await driftOf(input);
   } catch (error) {
     // A missing or unreadable reference, or a feature with no values: said, and the rest goes on.
     if (!(error instanceof ReferenceError) && !(error instanceof DataError) && !(error instanceof DriftError))
@@ -202,7 +218,7 @@ export async function buildReport(input: MonitorInput): Promise<{
     warnings.push(`Drift: ${error.message}`);
   }
 
-  const kpis = kpisOf(input, joined, warnings);
+  const kpis = kpisOf(input, summaries, log.feedbackOfWindow({ from, to }), warnings);
   const kpiFigures: Record<string, number | null> = {};
   for (const kpi of kpis) {
     kpiFigures[kpi.name] = kpi.byArm[ALL] ?? null;
@@ -237,6 +253,17 @@ export async function buildReport(input: MonitorInput): Promise<{
   return { report, figures, performanceMin: performanceMinimum(input), warnings };
 }
 
+const driftCache = new Map<string, { at: number; report: DriftReport | null }>();
+
+/** The drift report of the server's round, recomputed at most every DRIFT_REFRESH_MS per log. */
+async function cachedDrift(input: MonitorInput): Promise<DriftReport | null> {
+  const cached = driftCache.get(input.log.file);
+  if (cached && input.now >= cached.at && input.now - cached.at < DRIFT_REFRESH_MS) return cached.report;
+  const report = await driftOf(input);
+  driftCache.set(input.log.file, { at: input.now, report });
+  return report;
+}
+
 /** The drift of the current window against the reference; null without a drift section or data. */
 async function driftOf(input: MonitorInput): Promise<DriftReport | null> {
   const monitoring = input.spec.monitoring;
@@ -251,7 +278,7 @@ async function driftOf(input: MonitorInput): Promise<DriftReport | null> {
   }
   const source = referenceFile(input.root, input.store, monitoring.reference, trainedOn);
   if (!source) return null;
-  const current = currentColumns(input.log, monitoring.drift.window, input.now);
+  const current = currentColumns(input.log, monitoring.drift.window, input.now, MAX_DRIFT_ROWS);
   const reference = await readColumnsFile(source.file, source.display, source.options);
   const features = (monitoring.drift.features ?? Object.keys(current)).filter(
     (feature) => feature in reference && feature in current,
@@ -290,27 +317,26 @@ function conceptDriftOf(
  */
 function kpisOf(
   input: MonitorInput,
-  joined: readonly {
-    prediction: LoggedPrediction;
-    feedback: readonly { label: unknown; fields: Record<string, unknown> }[];
-  }[],
+  requests: readonly RequestSummary[],
+  feedback: ReadonlyMap<string, readonly FeedbackRow[]>,
   warnings: string[],
 ): KpiValue[] {
+  if (input.spec.monitoring.kpis.length === 0) return [];
   const rowsByArm = new Map<string, Record<string, unknown>[]>([[ALL, []]]);
-  for (const { prediction, feedback } of joined) {
-    if (prediction.arm === 'shadow') continue;
+  for (const request of requests) {
+    if (request.arm === 'shadow') continue;
     const row: Record<string, unknown> = {
-      latency_ms: prediction.latencyMs,
-      status: prediction.status,
-      version: prediction.version,
-      arm: prediction.arm,
+      latency_ms: request.latencyMs,
+      status: request.status,
+      version: request.version,
+      arm: request.arm,
     };
-    for (const entry of feedback) {
+    for (const entry of feedback.get(request.requestId) ?? []) {
       Object.assign(row, entry.fields);
       if (entry.label !== null) row['label'] = entry.label;
     }
     // A fallback answered a request routed to one arm: it counts for the arm it was routed to.
-    const arm = prediction.arm === 'fallback' ? 'stable' : prediction.arm;
+    const arm = request.arm === 'fallback' ? 'stable' : request.arm;
     const list = rowsByArm.get(arm) ?? [];
     list.push(row);
     rowsByArm.set(arm, list);

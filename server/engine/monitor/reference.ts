@@ -105,48 +105,14 @@ export function referenceFile(
   );
 }
 
-/**
- * The logged inputs of the current window (answered requests; shadow copies repeat them): the last
- * `rows` rows, or the requests of the last `ms` before `now`.
- */
-export function currentColumns(log: PredictionLog, window: { ms: number } | { rows: number }, now: number): Columns {
-  const columns: Columns = {};
-  let total = 0;
-  const predictions =
-    'ms' in window
-      ? log.predictions({ from: now - window.ms, to: now + 1, withInputs: true })
-      : log.predictions({ to: now + 1, withInputs: true, limit: window.rows });
-  const answered = predictions.filter((prediction) => prediction.arm !== 'shadow' && prediction.status < 400);
-  // With a row window the newest rows count: walk back from the newest request.
-  const kept = 'rows' in window ? takeNewestRows(answered, window.rows) : answered;
-  for (const prediction of kept) {
-    const inputs = prediction.inputs ?? {};
-    const rows = prediction.rows;
-    for (const [name, values] of Object.entries(inputs)) {
-      let column = columns[name];
-      if (!column) {
-        column = new Array<number | string | null>(total).fill(null);
-        columns[name] = column;
-      }
-      for (let row = 0; row < rows; row++) {
-        const value = values[row];
-        column.push(typeof value === 'number' && Number.isNaN(value) ? null : (value ?? null));
-      }
-    }
-    total += rows;
-    for (const column of Object.values(columns)) while (column.length < total) column.push(null);
-  }
-  if ('rows' in window)
-    for (const name of Object.keys(columns)) columns[name] = (columns[name] ?? []).slice(-window.rows);
-  return columns;
-}
-
-function takeNewestRows<T extends { rows: number }>(predictions: readonly T[], rows: number): T[] {
-  let count = 0;
-  let start = predictions.length;
-  while (start > 0 && count < rows) {
-    start--;
-    count += predictions[start]?.rows ?? 0;
-  }
-  return predictions.slice(start);
+/** The logged inputs of the current window (the last `rows` rows, or those of the last `ms`), at most the newest maxRows. */
+export function currentColumns(
+  log: PredictionLog,
+  window: { ms: number } | { rows: number },
+  now: number,
+  maxRows: number,
+): Record<string, Float64Array | (number | string | null)[]> {
+  return 'ms' in window
+    ? log.inputColumns({ from: now - window.ms, to: now + 1 }, maxRows)
+    : log.inputColumns({ to: now + 1 }, Math.min(window.rows, maxRows));
 }
