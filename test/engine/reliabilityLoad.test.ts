@@ -4,8 +4,11 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as ort from 'onnxruntime-node';
 import { malformedBodies, runLoad } from '../../bench/load';
 import type { LoadResponse } from '../../bench/load';
+import { onnxSignature } from '../../server/engine/registry/signature';
+import { mlpFeatureNames, mlpOnnx, sampleRows } from '../helpers/mlp';
 
 interface Harness {
   url: string;
@@ -148,5 +151,29 @@ describe('load generator (bench/load.ts)', () => {
     });
     assert.deepEqual(result.statuses, { 0: 2 });
     assert.deepEqual(result.errors, { timeout: 2 });
+  });
+});
+
+describe('MLP benchmark model (test/helpers/mlp.ts)', () => {
+  it('is an ONNX model onnxruntime runs: one probability per row, varying with the input, same bytes for the same seed', async () => {
+    const bytes = mlpOnnx({ inputs: 20, hidden: [64, 32], seed: 3 });
+    assert.deepEqual(bytes, mlpOnnx({ inputs: 20, hidden: [64, 32], seed: 3 }));
+    assert.notDeepEqual(bytes, mlpOnnx({ inputs: 20, hidden: [64, 32], seed: 4 }));
+    const signature = onnxSignature(bytes, 'mlp.onnx');
+    assert.deepEqual(signature.inputs, [{ name: 'features', type: 'float32', shape: ['N', 20] }]);
+    assert.deepEqual(signature.outputs, [{ name: 'probability', type: 'float32', shape: ['N', 1] }]);
+    assert.deepEqual(JSON.parse(signature.metadata['feature_names'] ?? '[]'), mlpFeatureNames(20));
+    const session = await ort.InferenceSession.create(bytes);
+    const rows = sampleRows(50, 20);
+    const output = await session.run({
+      features: new ort.Tensor('float32', Float32Array.from(rows.flat()), [50, 20]),
+    });
+    const probability = output['probability'];
+    assert.ok(probability);
+    assert.deepEqual(probability.dims, [50, 1]);
+    const values = Array.from(probability.data as Float32Array);
+    assert.ok(values.every((value) => value > 0 && value < 1));
+    assert.ok(new Set(values.map((value) => value.toFixed(4))).size > 10, 'the output hardly depends on the input');
+    await session.release();
   });
 });
