@@ -7,6 +7,8 @@ import { ksStatistic, ObservationWindow, servingMetric } from '../../server/engi
 import { abortRollout, startRollout, tickRollout } from '../../server/engine/deploy/rollout';
 import type { CandidateMetric, RolloutMemory } from '../../server/engine/deploy/rollout';
 import type { RolloutSpec } from '../../server/engine/deploy/spec';
+import { canRestore, served, withWorkers } from '../../server/engine/deploy/versions';
+import type { DeploymentState } from '../../server/engine/deploy/records';
 
 const candidate = { ref: 'rain@challenger', name: 'rain', alias: 'challenger', version: null };
 
@@ -152,5 +154,43 @@ describe('rollout analysis', () => {
     assert.equal(servingMetric(window, 'candidate', 'error_rate', 5000), null);
     assert.equal(ksStatistic([1, 2, 3, 4], [1, 2, 3, 4]), 0);
     assert.equal(ksStatistic([1, 2, 3, 4], [3, 4, 5, 6]), 0.5);
+  });
+});
+
+describe('deployment versions', () => {
+  it('resumes a stored state only for the same rollout and the same versions', () => {
+    const stored: DeploymentState = {
+      rolloutDigest: 'abc',
+      stable: served('rain@champion', { model: 'rain', version: 1 }),
+      candidate: served('rain@challenger', { model: 'rain', version: 2 }),
+      rollout: startRollout(canary([{ weight: 10, pauseMs: 100, analysis: null }]), 0).memory,
+      previousStable: null,
+      workers: [],
+      url: null,
+      health: 'healthy',
+    };
+    const v1 = { model: 'rain', version: 1 };
+    const v2 = { model: 'rain', version: 2 };
+    const v3 = { model: 'rain', version: 3 };
+    assert.equal(canRestore(stored, 'abc', v1, v2), true);
+    assert.equal(canRestore(stored, 'changed', v1, v2), false, 'the rollout in the file changed');
+    assert.equal(canRestore(stored, 'abc', v1, v3), false, 'the challenger alias moved');
+    assert.equal(canRestore(stored, 'abc', v2, null), false, 'the champion alias moved');
+    assert.equal(canRestore(null, 'abc', v1, v2), false);
+  });
+
+  it('takes pids and readiness from the workers and says how healthy the deployment is', () => {
+    const stable = served('rain@champion', { model: 'rain', version: 1 });
+    const candidate = served('rain@challenger', { model: 'rain', version: 2 });
+    const worker = (version: number, pid: number, ready: boolean) => ({ model: 'rain', version, ref: '', pid, ready });
+    const healthy = withWorkers(stable, candidate, true, [worker(1, 11, true), worker(2, 12, true)]);
+    assert.equal(healthy.health, 'healthy');
+    assert.deepEqual(healthy.pids, [11, 12]);
+    assert.equal(healthy.candidate?.pid, 12);
+    assert.equal(withWorkers(stable, candidate, true, [worker(1, 11, true), worker(2, 12, false)]).health, 'degraded');
+    assert.equal(withWorkers(stable, candidate, true, [worker(1, 11, false)]).health, 'down');
+    const aborted = withWorkers(stable, candidate, false, [worker(1, 11, true)]);
+    assert.deepEqual(aborted.candidate, { ...candidate, pid: null, ready: false });
+    assert.equal(aborted.health, 'healthy');
   });
 });

@@ -8,7 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { deploymentDir } from '../monitor/log';
 import { FeedbackError } from '../monitor/log';
-import { actorOf, DeploymentActionError, describeError } from './deployment';
+import { DeploymentActionError } from './deployment';
+import { actorOf, describeError } from './versions';
 import type { Deployment } from './deployment';
 
 /** Where the admin token of a deployment is kept. */

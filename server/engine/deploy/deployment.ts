@@ -3,9 +3,9 @@
 // plane takes (steps, promote, abort, rollback, hot swap, stop), each recorded as an event and
 // persisted in the `deployments` row so a restarted server resumes where it was. Actions run one at
 // a time through a queue: a tick, an admin call and an alias move never interleave.
-import type { DeploymentEventKind, DeploymentStatus, ServedVersion } from '../../shared/deployments';
+import type { DeploymentEventKind, DeploymentStatus } from '../../shared/deployments';
 import { PredictionLog } from '../monitor/log';
-import { currentActor, Registry } from '../registry/registry';
+import { Registry } from '../registry/registry';
 import type { ModelVersion } from '../registry/registry';
 import type { PredictionRecord } from '../serving/record';
 import type { Store } from '../store';
@@ -16,6 +16,7 @@ import type { DeploymentState } from './records';
 import { abortRollout, idleRollout, promoteRollout, rolloutActive, startRollout, tickRollout } from './rollout';
 import type { RolloutAction, RolloutDecision } from './rollout';
 import { registryReference } from './spec';
+import { canRestore, describeError, label, sameVersion, served, trafficText, withWorkers } from './versions';
 import type { DeploymentSpec, ModelRef } from './spec';
 
 /** A request the control plane refuses (nothing to promote or roll back); the message says why. */
@@ -66,17 +67,11 @@ export class Deployment {
     const candidate = candidateVersion && !sameVersion(candidateVersion, stable) ? candidateVersion : null;
     const fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
     const previous = deploymentRow(this.store.db, this.spec.name);
-    const restorable =
-      previous !== null &&
-      previous.state.rolloutDigest === this.spec.rolloutDigest &&
-      previous.state.stable.model === stable.model &&
-      previous.state.stable.version === stable.version &&
-      (previous.state.candidate?.version ?? null) === (candidate?.version ?? null);
+    const stored = previous?.state ?? null;
+    const restored = canRestore(stored, this.spec.rolloutDigest, stable, candidate);
     let decision: RolloutDecision;
-    let restored = false;
-    if (restorable && previous) {
-      decision = { memory: previous.state.rollout, actions: [] };
-      restored = true;
+    if (restored) {
+      decision = { memory: stored.rollout, actions: [] };
     } else if (candidate) {
       decision = startRollout(this.spec.rollout, now);
     } else {
@@ -91,7 +86,7 @@ export class Deployment {
       stable: served(this.spec.model.ref, stable),
       candidate: candidate && this.spec.rollout.candidate ? served(this.spec.rollout.candidate.ref, candidate) : null,
       rollout: decision.memory,
-      previousStable: restorable && previous ? previous.state.previousStable : null,
+      previousStable: restored ? stored.previousStable : null,
       workers: [],
       url: null,
       health: 'down',
@@ -443,29 +438,19 @@ export class Deployment {
   /** Updates worker pids and health from the engine; with `saveIfChanged`, persists a change. */
   private refreshWorkers(saveIfChanged = false): void {
     if (!this.engine) return;
-    const workers = this.engine.workers();
-    const find = (version: ServedVersion | null): ServedVersion | null => {
-      if (!version) return null;
-      const worker = workers.find((entry) => entry.model === version.model && entry.version === version.version);
-      return { ...version, pid: worker?.pid ?? null, ready: worker?.ready ?? false };
-    };
-    const stable = find(this.state.stable) ?? this.state.stable;
-    const candidate = this.versions.candidate
-      ? find(this.state.candidate)
-      : this.state.candidate && { ...this.state.candidate, pid: null, ready: false };
-    const pids = workers.map((worker) => worker.pid).filter((pid): pid is number => pid !== null);
-    const health: DeploymentState['health'] = !stable.ready
-      ? 'down'
-      : workers.every((worker) => worker.ready)
-        ? 'healthy'
-        : 'degraded';
+    const now = withWorkers(
+      this.state.stable,
+      this.state.candidate,
+      this.versions.candidate !== null,
+      this.engine.workers(),
+    );
     const changed =
-      JSON.stringify([stable, candidate, pids, health]) !==
+      JSON.stringify([now.stable, now.candidate, now.pids, now.health]) !==
       JSON.stringify([this.state.stable, this.state.candidate, this.state.workers, this.state.health]);
-    this.state.stable = stable;
-    this.state.candidate = candidate;
-    this.state.workers = pids;
-    this.state.health = health;
+    this.state.stable = now.stable;
+    this.state.candidate = now.candidate;
+    this.state.workers = now.pids;
+    this.state.health = now.health;
     if (changed && saveIfChanged) this.save('serving');
   }
 
@@ -496,30 +481,4 @@ export class Deployment {
     const candidate = this.versions.candidate;
     return `${label(this.versions.stable)}${candidate ? ` with candidate ${label(candidate)} (${this.spec.rollout.strategy})` : ''}`;
   }
-}
-
-function served(ref: string, version: ModelVersion): ServedVersion {
-  return { model: version.model, version: version.version, ref, pid: null, ready: false };
-}
-
-function sameVersion(a: { model: string; version: number }, b: { model: string; version: number }): boolean {
-  return a.model === b.model && a.version === b.version;
-}
-
-/** "name:version", as the serving engine and the prediction log name a version. */
-export function label(version: { model: string; version: number }): string {
-  return `${version.model}:${version.version}`;
-}
-
-function trafficText(traffic: { stable: number; candidate: number; mirror: number }): string {
-  return `${traffic.stable}/${traffic.candidate}${traffic.mirror > 0 ? ` (mirror ${traffic.mirror}%)` : ''}`;
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The actor of changes made by a person through this process. */
-export function actorOf(value: unknown): string {
-  return typeof value === 'string' && value.trim() ? value.trim() : currentActor();
 }

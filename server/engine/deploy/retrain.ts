@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RetrainRecord } from '../../shared/deployments';
-import { describeError } from './deployment';
+import { describeError } from './versions';
 import type { Deployment } from './deployment';
 import { proposeRetrain, retrainsIn, updateRetrain } from './records';
 
