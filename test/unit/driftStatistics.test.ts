@@ -2,6 +2,11 @@
 // direction of each threshold, dataset drift at the share, missing values, hand-computed KS and
 // Wasserstein figures, prepared (worker-sorted) columns giving the same report, and input errors.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
 import { sortAllInParallel } from '../../server/engine/drift/parallel';
 import { chooseMethod, DriftError, driftReport, PreparedColumns } from '../../server/engine/drift/report';
 import { sortFloat64 } from '../../server/engine/drift/sort';
@@ -49,6 +54,38 @@ describe('drift: sorting', () => {
       sorted.map((values) => Array.from(values)),
       expected,
     );
+  });
+
+  it('sorts on worker threads from a minified bundle too (the sort source must stay self-contained)', function () {
+    this.timeout(60_000);
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-drift-bundle-'));
+    try {
+      const entry = path.join(folder, 'entry.ts');
+      fs.writeFileSync(
+        entry,
+        `import { sortAllInParallel } from ${JSON.stringify(path.resolve(__dirname, '../../server/engine/drift/parallel'))};
+const arrays = [1, 2, 3].map((seed) => Float64Array.from({ length: 30000 }, (_, index) => Math.sin(index * seed) * 1e3));
+const expected = arrays.map((values) => Array.from(values.slice().sort()));
+sortAllInParallel(arrays, 2).then((sorted) =>
+  process.stdout.write(String(sorted.every((values, i) => Array.from(values).every((value, k) => value === expected[i]![k])))),
+);`,
+      );
+      const bundle = path.join(folder, 'bundle.js');
+      esbuild.buildSync({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        minify: true,
+        keepNames: true,
+        outfile: bundle,
+        logLevel: 'silent',
+      });
+      const run = spawnSync(process.execPath, [bundle], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(run.stderr, '');
+      assert.equal(run.stdout, 'true');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 
