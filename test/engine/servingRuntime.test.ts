@@ -5,6 +5,8 @@
 // versions under concurrent requests with no failure, and a graceful drain on stop. A worker is made
 // slow by stopping its process (SIGSTOP) and continued with SIGCONT.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
@@ -270,6 +272,24 @@ describe('serving runtime', function () {
     } finally {
       store.close();
     }
+  });
+
+  it('keeps serving the old version when the new one cannot be loaded', async () => {
+    const { server, url } = await startServer({ stable: weatherVersion(directory, 1, 0.1) });
+    const broken = path.join(directory, 'broken.onnx');
+    fs.writeFileSync(broken, 'not a model');
+    const good = weatherVersion(directory, 2, 0.2);
+    await assert.rejects(
+      server.setVersions({ stable: { ...good, objectPath: broken } }),
+      /cannot serve rain:2: cannot load .*broken\.onnx/,
+    );
+    const answer = await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(1)]));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('x-cairn-version'), 'rain:1');
+    assert.deepEqual(
+      server.workers().map((worker) => worker.version),
+      [1],
+    );
   });
 
   it('drains on stop: requests in flight finish, new ones are refused, workers end', async () => {
