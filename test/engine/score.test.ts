@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { parse as parseCsvText } from 'csv-parse/sync';
 import * as ort from 'onnxruntime-node';
 import { writeLogisticModel } from '../helpers/onnx';
-import { writeMultiInputModel } from '../helpers/servingModels';
+import { writeFailingModel, writeMultiInputModel } from '../helpers/servingModels';
 import { makeWorkspace } from '../helpers/workspace';
 import { writeParquet } from './fixtures/data/parquetWriter';
 import { CsvSplitter } from '../../server/engine/serving/score';
@@ -172,14 +172,14 @@ describe('cairn score (batch scoring)', function () {
     good[6] = `${rows[5]?.id ?? ''},1,2,windy`;
     fs.writeFileSync(path.join(root, 'bad.csv'), good.join('\n'));
     let result = cairn(root, 'score', 'rain@champion', 'bad.csv', 'bad-out.csv', '--batch', '4');
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /bad\.csv:7: Column 'wind' holds numbers .*row 6 has "windy"/);
     assert.ok(!fs.existsSync(path.join(root, 'bad-out.csv')));
     assert.ok(!fs.existsSync(path.join(root, 'bad-out.csv.partial')));
 
     fs.writeFileSync(path.join(root, 'nowind.csv'), 'id,temp_max,precipitation\nx,1,2\n');
     result = cairn(root, 'score', 'rain@champion', 'nowind.csv', 'nowind-out.csv');
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /nowind\.csv:1: no column 'wind'; the model reads temp_max, precipitation, wind/);
 
     fs.writeFileSync(
@@ -187,18 +187,28 @@ describe('cairn score (batch scoring)', function () {
       `${JSON.stringify(rows[0])}\n\n${JSON.stringify({ id: 'y', temp_max: 1, wind: 2 })}\n`,
     );
     result = cairn(root, 'score', 'rain@champion', 'gap.jsonl', 'gap-out.jsonl');
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /gap\.jsonl:3: no column 'precipitation'/);
 
     result = cairn(root, 'score', 'rain@champion', 'days.csv', 'out.csv', '--id', 'day');
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /days\.csv:1: no column 'day'/);
     result = cairn(root, 'score', 'rain@staging', 'days.csv', 'out.csv');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /no alias 'staging'/);
     result = cairn(root, 'score', 'rain@champion', 'days.csv', 'out.parquet');
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /out\.parquet: unknown output format/);
+  });
+
+  it('says which rows a model failed on, exit 1, and leaves no output behind', () => {
+    writeFailingModel(root, 'models/failing.onnx', 3, { feature_names: JSON.stringify(FEATURES) });
+    fs.writeFileSync(path.join(root, 'few.csv'), csvOf(rowsOf(5)));
+    const result = cairn(root, 'score', 'models/failing.onnx', 'few.csv', 'failed.csv');
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /failing\.onnx: the model failed on rows 1-5 of few\.csv \(/);
+    assert.ok(!fs.existsSync(path.join(root, 'failed.csv')));
+    assert.ok(!fs.existsSync(path.join(root, 'failed.csv.partial')));
   });
 
   it('splits CSV arriving in chunks cut anywhere into the records csv-parse reads, with their lines', () => {

@@ -1,6 +1,7 @@
 // `cairn score MODEL INPUT OUTPUT`: batch scoring of a CSV, JSON Lines or Parquet file with a
 // registered model version or an ONNX file, with a progress bar (or JSON progress lines) and a clean
-// stop on Ctrl-C (exit 130, the rows scored so far left in OUTPUT.partial).
+// stop on Ctrl-C (exit 130, the rows scored so far left in OUTPUT.partial). Bad input exits 2, a
+// model that fails on the rows 1.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Registry, RegistryError } from '../../engine/registry/registry';
@@ -92,7 +93,7 @@ export const scoreCommand: Command = {
         // A failed run leaves nothing that looks like an answer.
         fs.rmSync(`${path.resolve(output)}.partial`, { force: true });
         process.stderr.write(`cairn: ${error.message}\n`);
-        return 1;
+        return error.exitCode;
       }
       throw error;
     } finally {

@@ -60,8 +60,18 @@ export interface ScoreResult {
   columns: string[];
 }
 
-/** Bad input, a bad model or a file that cannot be written: the message names the file, row and column. */
-export class ScoreError extends Error {}
+/**
+ * Bad input or a model that cannot load (exit code 2), or a model that fails on the rows (1): the
+ * message names the file, row and column.
+ */
+export class ScoreError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 2,
+  ) {
+    super(message);
+  }
+}
 
 /** The format of a data file from its extension, or null. */
 export function inputFormat(file: string): InputFormat | null {
@@ -153,6 +163,7 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreResult> {
       } catch (error) {
         throw new ScoreError(
           `${options.modelPath}: the model failed on rows ${batch.firstRow + 1}-${batch.firstRow + batch.rows} of ${display} (${messageOf(error)}).`,
+          1,
         );
       }
       const outputs: Record<string, TensorValue> = {};
