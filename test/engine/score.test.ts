@@ -297,5 +297,7 @@ describe('cairn score (batch scoring)', function () {
     assert.equal(lines.at(-1), '', 'the partial file ends with a whole row');
     assert.equal(lines.length - 2, done.rows);
     assert.equal(lines[done.rows]?.split(',')[0], `r${done.rows - 1}`);
+    // The input is 40 MB; the temp folder need not keep it.
+    fs.rmSync(big);
   });
 });
