@@ -3,7 +3,8 @@
 // the benchmarks (bench/load.ts). Load is modest (a few connections) so the tests pass on a loaded
 // 2-core CI machine; nothing here asserts a time or a rate, only what every request got.
 //   - 10% malformed requests: no crash, every malformed request a 4xx, every good one a 200;
-//   - the alias of the stable version moves under load (hot swap): no failed request;
+//   - the alias of the stable version moves under load (hot swap), or the candidate of a canary is
+//     promoted under load: no failed request;
 //   - kill -9 of the candidate's worker during a canary: the fallback answers (marked) and the
 //     rollout is aborted on its own, with the reason recorded;
 //   - kill -9 of the server, then the same deploy file again: the rollout step and traffic come back
@@ -305,6 +306,61 @@ describe('reliability of the model server under load', function () {
       JSON.stringify(status.events),
     );
     if (oldPid !== null) await waitFor('the old worker process to exit', () => !alive(oldPid), 15_000);
+  });
+
+  it('promote during a canary under load (cairn deploy promote): no failed request, the candidate becomes the stable', async () => {
+    const served = await start('promote', [
+      'rollout:',
+      '  strategy: canary',
+      '  candidate: m@challenger',
+      '  steps:',
+      '    - weight: 50',
+      '      pause: 10m',
+      '    - weight: 100',
+    ]);
+    const controller = new AbortController();
+    const answers = { v1: 0, v2: 0, other: [] as string[] };
+    let onlyV2Since: number | null = null;
+    const load = runLoad({
+      url: served.inferUrl,
+      body: GOOD_BODY,
+      connections: 4,
+      durationMs: 90_000,
+      signal: controller.signal,
+      onResponse: (response) => {
+        const answer = answerOf(response);
+        if (response.status === 200 && close(answer, V1_ANSWER)) {
+          answers.v1++;
+          onlyV2Since = null;
+        } else if (response.status === 200 && close(answer, V2_ANSWER)) {
+          answers.v2++;
+          onlyV2Since ??= Date.now();
+        } else if (answers.other.length < 5) answers.other.push(`${response.status} ${response.body.toString()}`);
+      },
+    });
+    await waitFor('answers of both versions', () => answers.v1 > 20 && answers.v2 > 20);
+    const promote = spawnSync(process.execPath, [CLI, 'deploy', 'promote', 'promote', '--reason', 'reliability test'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(promote.status, 0, promote.stderr);
+    await waitFor(
+      'only version 2 answering for a second',
+      () => onlyV2Since !== null && Date.now() - onlyV2Since > 1000,
+      60_000,
+    );
+    controller.abort();
+    const result = await load;
+    assert.deepEqual(answers.other, []);
+    assert.deepEqual(result.errors, {});
+    assert.deepEqual(Object.keys(result.statuses), ['200']);
+    const status = statusOf(root, 'promote');
+    assert.equal(status.stable.version, 2);
+    assert.equal(status.traffic.stable, 100);
+    assert.ok(
+      status.events.some((event) => event.kind === 'promote'),
+      JSON.stringify(status.events),
+    );
   });
 
   it('kill -9 of the candidate worker during a canary: the fallback answers, marked, and the rollout aborts by itself', async () => {
