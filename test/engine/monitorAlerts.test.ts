@@ -3,7 +3,9 @@
 // rules fire after their `for`, resolve when the condition ends, carry their actions and runbook,
 // and reach the webhook; a dead webhook is reported, never fatal.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { readDeployment } from '../../server/engine/deploy/spec';
 import { listAlerts } from '../../server/engine/monitor/alerts';
@@ -264,6 +266,46 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
     assert.ok((concept?.detections.length ?? 0) >= 1);
     const first = Math.min(...(concept?.detections ?? []));
     assert.ok(first > now - 300_000 && first < now - 200_000, `detected at ${first - now} ms`);
+    log.close();
+    store.close();
+  });
+  it('reads the labels appended to monitoring.labels.source each round, once, and names bad lines', async () => {
+    const root = workspace(receiver.url);
+    const specFile = path.join(root, 'api.deploy.yaml');
+    fs.writeFileSync(
+      specFile,
+      fs
+        .readFileSync(specFile, 'utf8')
+        .replace('  performance:', '  labels:\n    source: data/labels.jsonl\n    join_key: id\n  performance:'),
+    );
+    const spec = readDeployment('api.deploy.yaml', root);
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const now = 1_800_000_000_000;
+    log.append(Array.from({ length: 30 }, (_, index) => prediction(index, now - 30_000 + index * 1000, 0)));
+    const labels = path.join(root, 'data/labels.jsonl');
+    const warned: string[] = [];
+    const warn = (message: string) => warned.push(message);
+    // No file yet: nothing to read, nothing to say.
+    await evaluateMonitoring({ root, spec, log, store, now, warn });
+    assert.equal(log.feedback().length, 0);
+    const line = (index: number) => `${JSON.stringify({ id: `r${index}`, label: 1 })}\n`;
+    fs.writeFileSync(labels, `${line(0)}${line(1)}not json\n{"label": 0}\n${line(2)}{"id": "r3", "lab`);
+    await evaluateMonitoring({ root, spec, log, store, now, warn });
+    assert.deepEqual(
+      log.feedback().map((row) => row.requestId),
+      ['r0', 'r1', 'r2'],
+      'the unfinished last line waits for the next round',
+    );
+    assert.match(warned.join('\n'), /Labels: data\/labels.jsonl:3: not valid JSON/);
+    assert.match(warned.join('\n'), /Labels: data\/labels.jsonl:4: 'id' is missing/);
+    fs.appendFileSync(labels, `el": 0}\n${line(4)}`);
+    await evaluateMonitoring({ root, spec, log, store, now, warn });
+    assert.deepEqual(
+      log.feedback().map((row) => row.requestId),
+      ['r0', 'r1', 'r2', 'r3', 'r4'],
+    );
+    assert.equal(warned.length, 2, 'lines already read are not read again');
     log.close();
     store.close();
   });

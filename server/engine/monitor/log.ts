@@ -127,6 +127,11 @@ const SCHEMA = `
     rss_bytes INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS resources_by_at ON resources(at);
+  CREATE TABLE IF NOT EXISTS label_sources (
+    path TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL,
+    line INTEGER NOT NULL
+  );
   CREATE TABLE IF NOT EXISTS alert_pending (
     rule TEXT PRIMARY KEY,
     since INTEGER NOT NULL
@@ -506,6 +511,20 @@ export class PredictionLog {
   setPending(rule: string, since: number | null): void {
     if (since === null) this.db.prepare('DELETE FROM alert_pending WHERE rule = ?').run(rule);
     else this.db.prepare('INSERT OR REPLACE INTO alert_pending (rule, since) VALUES (?, ?)').run(rule, since);
+  }
+
+  /** How far a label source file was read: byte offset and the number of lines before it. */
+  labelSourcePosition(file: string): { offset: number; line: number } {
+    const row = this.db.prepare('SELECT offset, line FROM label_sources WHERE path = ?').get(file) as
+      { offset: number; line: number } | undefined;
+    return row ?? { offset: 0, line: 0 };
+  }
+
+  /** Records how far a label source file was read. */
+  setLabelSourcePosition(file: string, position: { offset: number; line: number }): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO label_sources (path, offset, line) VALUES (?, ?, ?)')
+      .run(file, position.offset, position.line);
   }
 
   /** Flushes what is queued and closes the file. */

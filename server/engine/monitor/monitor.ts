@@ -4,6 +4,7 @@
 // every monitoring.interval and carries out the actions of what fired (rollback, retrain); the CLI
 // builds the same report from the files alone, with the server stopped.
 import type { AlertRecord, ConceptDriftState, DriftReport, KpiValue, MonitorReport } from '../../shared/deployments';
+import * as path from 'node:path';
 import { DataError } from '../data/sources';
 import type { DeploymentSpec } from '../deploy/spec';
 import { DriftError } from '../drift/report';
@@ -14,6 +15,7 @@ import { applyRules, holds, listAlerts, metricValue, parseCondition, postWebhook
 import type { MonitorFigures, RuleOutcome } from './alerts';
 import { conceptDetector, driftBetween } from './driftBridge';
 import { evaluateKpi, parseKpi } from './kpi';
+import { ingestLabelSource } from './labelSource';
 import type { FeedbackRow, PredictionLog, RequestSummary } from './log';
 import { ALL, operationalFigures, operationalSeries } from './operational';
 import { labelledRows, performanceMetrics, performanceSeries, rowError, taskOf } from './performance';
@@ -72,6 +74,12 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
   if (input.pids && input.pids.length > 0) {
     const sample = sampleResources(input.pids, now);
     if (sample) log.addResourceSample(sample);
+  }
+  if (monitoring.labels) {
+    const source = monitoring.labels.source;
+    const display = path.relative(input.root, source).split(path.sep).join('/');
+    const ingested = ingestLabelSource(log, source, display, monitoring.labels.joinKey, now);
+    for (const problem of ingested.problems) input.warn?.(`Labels: ${problem}`);
   }
   const built = await buildReport({ ...input, sinceMs: input.sinceMs ?? ROUND_PERIOD_MS }, { cacheDrift: true });
   const warnings = built.warnings;
