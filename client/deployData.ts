@@ -131,6 +131,9 @@ export class DeployData implements vscode.Disposable {
       this.storeTimer = undefined;
       let written = false;
       for (const folder of vscode.workspace.workspaceFolders ?? []) {
+        // A folder that never deployed has nothing to read: a sweep writing the store thousands of
+        // times must not cost three CLI processes a second.
+        if (!(await exists(path.join(folder.uri.fsPath, '.cairn', 'deployments')))) continue;
         const signature = await storeSignature(folder.uri.fsPath);
         if (this.signatures.get(folder.uri.toString()) !== signature) written = true;
       }
@@ -156,4 +159,11 @@ async function storeSignature(root: string): Promise<string> {
     ),
   );
   return parts.join(' ');
+}
+
+function exists(file: string): Promise<boolean> {
+  return fs.promises.stat(file).then(
+    () => true,
+    () => false,
+  );
 }
