@@ -279,6 +279,7 @@ async function main() {
     for (const stop of stops) await stop();
     fs.rmSync(root, { recursive: true, force: true });
   }
+  figures.machine.loadavgAfter = os.loadavg().map((value) => value.toFixed(2));
   print(figures);
 }
 
@@ -288,7 +289,8 @@ function print(figures) {
     return;
   }
   const lines = [
-    `machine: ${figures.machine.cpus} cores, load average ${figures.machine.loadavg.join(' ')} (before the run)`,
+    `machine: ${figures.machine.cpus} cores, load average ${figures.machine.loadavg.join(' ')} before the run, ` +
+      `${figures.machine.loadavgAfter.join(' ')} after (other work slows every figure)`,
     `server: cairn deploy --foreground, batch max_size ${batchMaxSize}, max_latency_ms ${batchMaxLatencyMs}; ` +
       `${(durationMs / 1000).toFixed(0)} s per run, best of ${figures.rounds} interleaved rounds`,
     '',
