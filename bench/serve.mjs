@@ -4,14 +4,15 @@
 //      real work) and for the weather-sized logistic regression; target ≥ 70% of in-process;
 //   2. one-row requests, where HTTP is the limit: req/s of the Cairn server against a bare node:http
 //      server that only answers a fixed JSON, with the same load generator settings; target ≥ 70%;
-//   3. p50/p99 latency at fixed request rates (open loop, latency counted from the scheduled time).
+//   3. p50/p99 latency at fixed request rates (open loop, latency counted from the scheduled time); the
+//      lowest rate shows the cost of one request on an idle server.
 // Every server runs in a child process of its own, so the load generator never shares its event
 // loop; the Cairn server is `cairn deploy FILE --foreground` of the built CLI in a temp workspace
 // where both models are registered. On a 2-core machine the generator, the front process and the
 // model worker share the cores: figures are lower than on a server, and so are the references'.
 //
 // Usage: npm run bench:serve
-//   (node --import tsx bench/serve.mjs [--duration 5] [--rounds 3] [--connections 32] [--big-connections 4] [--rates 500,2000]
+//   (node --import tsx bench/serve.mjs [--duration 5] [--rounds 3] [--connections 32] [--big-connections 4] [--rates 100,500,2000]
 //    [--hidden 256,256] [--batch-max-size 1000] [--batch-max-latency-ms 2] [--json])
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -44,7 +45,7 @@ const durationMs = Number(option('duration', 5)) * 1000;
 const warmupMs = Math.min(2000, durationMs / 2);
 const connections = Number(option('connections', 32));
 const bigConnections = Number(option('big-connections', 4));
-const rates = String(option('rates', '500,2000')).split(',').map(Number);
+const rates = String(option('rates', '100,500,2000')).split(',').map(Number);
 const hidden = String(option('hidden', '256,256')).split(',').map(Number);
 // The server's micro-batching: the most rows in one batch, and how long a request waits for others.
 const batchMaxSize = Number(option('batch-max-size', BATCH_ROWS));
