@@ -12,8 +12,8 @@
 // model worker share the cores: figures are lower than on a server, and so are the references'.
 //
 // Usage: npm run bench:serve
-//   (node --import tsx bench/serve.mjs [--duration 5] [--rounds 3] [--connections 32] [--big-connections 4] [--rates 100,500,2000]
-//    [--hidden 256,256] [--batch-max-size 1000] [--batch-max-latency-ms 2] [--json])
+//   (node --import tsx bench/serve.mjs [--duration 5] [--rounds 3] [--connections 32] [--big-connections 4]
+//    [--rates 100,500,2000] [--hidden 256,256] [--batch-max-size 1000] [--batch-max-latency-ms 2] [--json])
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
