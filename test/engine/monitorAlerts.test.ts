@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { readDatasets } from '../../server/engine/data/spec';
+import { importDataset } from '../../server/engine/data/versions';
 import { readDeployment } from '../../server/engine/deploy/spec';
 import { listAlerts } from '../../server/engine/monitor/alerts';
 import { PredictionLog } from '../../server/engine/monitor/log';
@@ -306,6 +308,82 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
       ['r0', 'r1', 'r2', 'r3', 'r4'],
     );
     assert.equal(warned.length, 2, 'lines already read are not read again');
+    log.close();
+    store.close();
+  });
+});
+
+describe('monitor: the drift reference from a pipeline dataset', function () {
+  this.timeout(30000);
+
+  it('uses the latest imported version, else the source file, and says when a named version is missing', async () => {
+    const csv = (mean: number, seed: number) =>
+      `f0,f1\n${normals(400, mean, seed)
+        .map((value, index) => `${value},${index % 7}`)
+        .join('\n')}\n`;
+    const root = makeWorkspace({
+      'pipeline.yaml': yaml`
+        datasets:
+          weather:
+            source: {type: csv, path: data/weather.csv}
+      `,
+      'data/weather.csv': csv(3, 1234567),
+      'runbooks/drift.md': '# Drift\n',
+      'api.deploy.yaml': yaml`
+        name: api
+        model: weather@champion
+        monitoring:
+          reference:
+            dataset: weather
+          drift:
+            window: 1h
+          alerts:
+            - name: drift-high
+              when: drift.share >= 0.5
+              runbook: runbooks/drift.md
+      `,
+    });
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const now = 1_800_000_000_000;
+    // Live inputs centred on 3, like the source file as it is now.
+    log.append(normals(200, 3, 7654321).map((f0, index) => prediction(index, now - 100_000 + index * 100, f0)));
+    const spec = readDeployment('api.deploy.yaml', root);
+    let outcome = await evaluateMonitoring({ root, spec, log, store, now });
+    assert.equal(outcome.report.drift?.referenceRows, 400);
+    assert.equal(outcome.report.drift?.datasetDrift, false, 'no version imported: the source file is the reference');
+
+    // Version 1 was centred on 0; the source file has moved on since, the reference has not.
+    fs.writeFileSync(path.join(root, 'data/weather.csv'), csv(0, 7));
+    const dataset = readDatasets(root).datasets.find((candidate) => candidate.name === 'weather');
+    assert.ok(dataset);
+    assert.equal((await importDataset(store, root, dataset, now)).status, 'created');
+    fs.writeFileSync(path.join(root, 'data/weather.csv'), csv(3, 8));
+    outcome = await evaluateMonitoring({ root, spec, log, store, now: now + 120_000 });
+    assert.equal(outcome.report.drift?.features.find((feature) => feature.feature === 'f0')?.drifted, true);
+    assert.deepEqual(
+      outcome.fired.map((alert) => alert.rule),
+      ['drift-high'],
+    );
+
+    fs.writeFileSync(
+      path.join(root, 'api.deploy.yaml'),
+      fs
+        .readFileSync(path.join(root, 'api.deploy.yaml'), 'utf8')
+        .replace('dataset: weather', 'dataset: weather\n    version: ffff'),
+    );
+    outcome = await evaluateMonitoring({
+      root,
+      spec: readDeployment('api.deploy.yaml', root),
+      log,
+      store,
+      now: now + 240_000,
+    });
+    assert.equal(outcome.report.drift, null);
+    assert.match(
+      outcome.warnings.join('\n'),
+      /Drift: Dataset 'weather' has no version 'ffff'.*monitoring.reference.version/,
+    );
     log.close();
     store.close();
   });
