@@ -6,6 +6,7 @@
 // slow by stopping its process (SIGSTOP) and continued with SIGCONT.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
@@ -97,6 +98,22 @@ describe('serving runtime', function () {
     );
     assert.equal((await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(4)]))).status, 200);
     assert.equal(server.stats().refused, 1);
+  });
+
+  it('frees the concurrency slot of a client that goes away in the middle of its body', async () => {
+    const { url } = await startServer({ stable: weatherVersion(directory, 1, 0.1) }, { maxConcurrency: 1 });
+    const { port } = new URL(url);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const socket = net.connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST /v2/models/rain/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs": [',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(1)]))).status, 200);
   });
 
   it('answers 504 when the model does not answer in time, and the fixed default when the spec says so', async () => {

@@ -6,6 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** Raised when a body is larger than allowed (answered 413). */
 export class BodyTooLarge extends Error {}
 
+/** Raised when the client closed the connection before its body ended (nobody to answer). */
+export class ClientGone extends Error {}
+
 /** The request body, at most `limit` bytes. */
 export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -20,8 +23,17 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
       }
       chunks.push(chunk);
     });
-    request.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
-    request.on('error', reject);
+    let ended = false;
+    request.on('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+    // A request stream fails only when its connection does: nobody is left to answer.
+    request.on('error', (error) => reject(new ClientGone(`The client connection failed: ${error.message}`)));
+    // A client that goes away mid-body sends no 'end': without this its concurrency slot would leak.
+    request.on('close', () => {
+      if (!ended) reject(new ClientGone('The client closed the connection before the body ended.'));
+    });
   });
 }
 

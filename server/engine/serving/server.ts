@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServedVersion, TrafficSplit } from '../../shared/deployments';
 import type { OnnxSignature } from '../registry/signature';
 import type { BatchOptions } from './batcher';
-import { BodyTooLarge, hasToken, readBody, send } from './http';
+import { BodyTooLarge, ClientGone, hasToken, readBody, send } from './http';
 import { parseJson } from './json';
 import {
   decodeMlflow,
@@ -460,6 +460,7 @@ export class ModelServer {
             : JSON.parse(bytes.toString('utf8'));
       } catch (error) {
         if (error instanceof BodyTooLarge) return fail(413, error.message);
+        if (error instanceof ClientGone) return;
         return fail(400, `The request body is not valid JSON: ${(error as Error).message}.`);
       }
       const key = requestKey(request.headers, body, this.traffic.stickyKey);
