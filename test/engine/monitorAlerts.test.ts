@@ -12,10 +12,12 @@ import { importDataset } from '../../server/engine/data/versions';
 import { readDeployment } from '../../server/engine/deploy/spec';
 import { listAlerts } from '../../server/engine/monitor/alerts';
 import { PredictionLog } from '../../server/engine/monitor/log';
+import { Registry } from '../../server/engine/registry/registry';
 import { evaluateMonitoring } from '../../server/engine/monitor/monitor';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { Store } from '../../server/engine/store';
 import type { AlertRecord } from '../../server/shared/deployments';
+import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace, yaml } from '../helpers/workspace';
 
 /** A seeded normal sample (Box-Muller), so drift is the same on every run. */
@@ -383,6 +385,61 @@ describe('monitor: the drift reference from a pipeline dataset', function () {
     assert.match(
       outcome.warnings.join('\n'),
       /Drift: Dataset 'weather' has no version 'ffff'.*monitoring.reference.version/,
+    );
+    log.close();
+    store.close();
+  });
+});
+
+describe('monitor: performance below the gate', function () {
+  this.timeout(30000);
+
+  it("fires performance-low below the served version's gate threshold when the spec gives no min", async () => {
+    const root = makeWorkspace({
+      'api.deploy.yaml': yaml`
+        name: api
+        model: weather@champion
+        monitoring:
+          performance:
+            metric: accuracy
+      `,
+    });
+    const store = Store.open(root);
+    const registry = new Registry(store, root);
+    registry.register({
+      name: 'weather',
+      onnxPath: writeLogisticModel(root, 'models/weather.onnx', [1, 2]),
+      gateReport: {
+        passed: true,
+        split: 'holdout',
+        summary: 'All 1 criteria passed.',
+        criteria: [
+          {
+            kind: 'threshold',
+            criterion: 'holdout.accuracy >= 0.85',
+            metric: 'holdout.accuracy',
+            value: 0.9,
+            threshold: '>= 0.85',
+            passed: true,
+            reason: '0.9 >= 0.85',
+          },
+        ],
+      },
+    });
+    registry.setAlias('weather', 'champion', 1);
+    const log = PredictionLog.open(root, 'api');
+    const now = 1_800_000_000_000;
+    log.append(Array.from({ length: 40 }, (_, index) => prediction(index, now - 40_000 + index * 1000, 0)));
+    log.flush();
+    // 32 of 40 right: accuracy 0.8, under the gate's 0.85.
+    log.addFeedback(
+      Array.from({ length: 40 }, (_, index) => ({ request_id: `r${index}`, label: index % 5 === 0 ? 0 : 1 })),
+      { now },
+    );
+    const outcome = await evaluateMonitoring({ root, spec: readDeployment('api.deploy.yaml', root), log, store, now });
+    assert.deepEqual(
+      outcome.fired.map((alert) => [alert.rule, alert.condition, alert.value]),
+      [['performance-low', 'performance.accuracy < 0.85', 0.8]],
     );
     log.close();
     store.close();
