@@ -19,6 +19,9 @@ export interface RetrainOptions {
   now?: () => number;
 }
 
+/** What the loop needs of its deployment (a test passes a small stand-in over a real store). */
+export type RetrainHost = Pick<Deployment, 'root' | 'spec' | 'store' | 'event' | 'reconcile'>;
+
 export class RetrainLoop {
   private running: Promise<void> | null = null;
   private dataSignature: string | null = null;
@@ -26,7 +29,7 @@ export class RetrainLoop {
   private readonly now: () => number;
 
   constructor(
-    private readonly deployment: Deployment,
+    private readonly deployment: RetrainHost,
     private readonly options: RetrainOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -210,7 +213,13 @@ function runExperiment(
   });
 }
 
+/** The line of a failed command's stderr that says why: its `cairn:` message, else the first error line. */
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n');
-  return lines[lines.length - 1] ?? '';
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const said = lines.filter((line) => line.startsWith('cairn:'));
+  return said[said.length - 1] ?? lines.find((line) => /Error\b/.test(line)) ?? lines[lines.length - 1] ?? '';
 }
