@@ -9,11 +9,20 @@ export class TimeoutError extends Error {}
 
 /** `promise`, or a TimeoutError after `ms` milliseconds (the work itself goes on; its answer is dropped). */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`no answer within ${Math.round(ms)} ms`)), Math.max(0, ms));
+  // One promise and one timer per request (Promise.race with finally makes four promises).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(`no answer within ${Math.round(ms)} ms`)), Math.max(0, ms));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
