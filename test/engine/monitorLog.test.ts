@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
+import { sampleResources } from '../../server/engine/monitor/resources';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { makeWorkspace } from '../helpers/workspace';
 
@@ -157,5 +158,30 @@ describe('monitor: the prediction log', function () {
     assert.throws(() => reader.addFeedback([{ request_id: 'r1', label: 1 }], { now: 0 }), /read-only/);
     reader.close();
     writer.close();
+  });
+  it('samples the CPU and memory of real processes and keeps them in the log', () => {
+    const first = sampleResources([process.pid], 1000);
+    assert.ok(first && first.rssBytes > 10 * 1024 * 1024, JSON.stringify(first));
+    // Busy work until 300 ms of CPU were used (however loaded the machine is): the next sample must
+    // report that share of the elapsed time, as the kernel counts it (10 ms ticks).
+    const cpuBefore = process.cpuUsage();
+    const started = Date.now();
+    let spin = 0;
+    while (process.cpuUsage(cpuBefore).user < 300_000) spin += Math.sqrt(spin + 1);
+    const used = process.cpuUsage(cpuBefore);
+    const elapsed = Date.now() - started;
+    const second = sampleResources([process.pid], 1000 + elapsed);
+    const expected = ((used.user + used.system) / 1000 / elapsed) * 100;
+    assert.ok(second, 'a second sample');
+    assert.ok(
+      Math.abs(second.cpuPercent - expected) < 5 + (2000 / elapsed) * 2,
+      `cpu ${second.cpuPercent}% measured, ${expected}% used (spin ${spin > 0})`,
+    );
+    assert.equal(sampleResources([2 ** 22 + 12345], 5000), null, 'a pid that does not exist gives no sample');
+    const root = makeWorkspace({});
+    const log = PredictionLog.open(root, 'd');
+    log.addResourceSample(second);
+    assert.deepEqual(log.resources(0, 10_000), [second]);
+    log.close();
   });
 });
