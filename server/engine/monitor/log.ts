@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { stateDir } from '../store';
 import type { PredictionRecord } from '../serving/record';
+import { FeedbackError, feedbackOf } from './feedback';
+import { decodeInputs, encodeInputs } from './storedInputs';
 
 /** Where a deployment's files live: `.cairn/deployments/NAME/`. */
 export function deploymentDir(root: string, deployment: string): string {
@@ -88,8 +90,7 @@ export interface WindowQuery {
   withInputs?: boolean;
 }
 
-/** Bad feedback input: says which row and what is wrong. */
-export class FeedbackError extends Error {}
+export { FeedbackError };
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS predictions (
@@ -595,100 +596,4 @@ function predictionOf(row: PredictionRow): LoggedPrediction {
     inputs: decodeInputs(row.input_names, row.inputs, row.rows),
     outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as LoggedPrediction['outputs']),
   };
-}
-
-/**
- * Inputs as stored: all-numeric columns as one float64 blob, row-major by column (a tenth of the cost
- * of JSON for 20 features), with the column names beside it; columns holding text as JSON.
- */
-function encodeInputs(
-  inputs: PredictionRecord['inputs'],
-  rows: number,
-): { names: string; data: Buffer | string } | null {
-  if (inputs === null) return null;
-  const names = Object.keys(inputs);
-  const data = new Float64Array(names.length * rows);
-  let offset = 0;
-  for (const name of names) {
-    const values = inputs[name] ?? [];
-    if (values.length !== rows) return { names: '', data: JSON.stringify(inputs) };
-    for (let row = 0; row < rows; row++) {
-      const value = values[row];
-      if (typeof value === 'number') data[offset++] = value;
-      else if (value === null) data[offset++] = NaN;
-      else return { names: '', data: JSON.stringify(inputs) };
-    }
-  }
-  return { names: namesText(names), data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-// Every request of a deployment has the same features: their JSON is made once.
-let lastNames: { key: string; text: string } = { key: '', text: '[]' };
-function namesText(names: string[]): string {
-  const key = names.join('\u0000');
-  if (key !== lastNames.key) lastNames = { key, text: JSON.stringify(names) };
-  return lastNames.text;
-}
-
-function decodeInputs(names: string | null, data: Buffer | string | null, rows: number): LoggedPrediction['inputs'] {
-  if (data === null) return null;
-  if (typeof data === 'string' || !names) return JSON.parse(String(data)) as LoggedPrediction['inputs'];
-  const columns = JSON.parse(names) as string[];
-  const values = new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  const inputs: Record<string, (number | null)[]> = {};
-  columns.forEach((name, index) => {
-    const column: (number | null)[] = new Array(rows);
-    for (let row = 0; row < rows; row++) {
-      const value = values[index * rows + row] ?? NaN;
-      column[row] = Number.isNaN(value) ? null : value;
-    }
-    inputs[name] = column;
-  });
-  return inputs;
-}
-
-/**
- * One feedback row from what a user sent: the join key names the request; `label` (when present)
- * makes it a label, otherwise it is a business event; `at` (ms or an ISO date) defaults to now.
- */
-function feedbackOf(row: Record<string, unknown>, place: string, joinKey: string, now: number): FeedbackRow {
-  if (row === null || typeof row !== 'object' || Array.isArray(row))
-    throw new FeedbackError(`${place}: expected an object such as {"${joinKey}": "...", "label": 1}.`);
-  const id = row[joinKey];
-  if ((typeof id !== 'string' || id === '') && typeof id !== 'number')
-    throw new FeedbackError(
-      `${place}: '${joinKey}' is missing; each row needs the request id its label or event is for.`,
-    );
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row))
-    if (key !== joinKey && key !== 'label' && key !== 'at') fields[key] = value;
-  const label = row['label'];
-  if (label !== undefined && !isLabelValue(label))
-    throw new FeedbackError(
-      `${place}: label must be a number, a string, a boolean or a list of them, not ${JSON.stringify(label)}.`,
-    );
-  return {
-    requestId: String(id),
-    at: timeOf(row['at'], now, place),
-    kind: label === undefined ? 'event' : 'label',
-    label: label === undefined ? null : (label as FeedbackRow['label']),
-    fields,
-  };
-}
-
-function isLabelValue(value: unknown): boolean {
-  const scalar = (item: unknown) => typeof item === 'number' || typeof item === 'string' || typeof item === 'boolean';
-  return scalar(value) || (Array.isArray(value) && value.every((item) => item === null || scalar(item)));
-}
-
-function timeOf(value: unknown, now: number, place: string): number {
-  if (value === undefined || value === null || value === '') return now;
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string') {
-    const parsed = Date.parse(value);
-    if (!Number.isNaN(parsed)) return parsed;
-  }
-  throw new FeedbackError(
-    `${place}: at must be a time in ms since the epoch or an ISO date, not ${JSON.stringify(value)}.`,
-  );
 }
