@@ -196,6 +196,7 @@ export async function buildReport(
   // Labelled performance over the period, per version and over all answered traffic.
   // Labels arrive late: predictions are judged back to the performance window plus the delay.
   const labelledFrom = Math.min(from, to - PERFORMANCE_WINDOW_MS - (monitoring.labels?.delayMs ?? 0));
+  await nextTurn();
   const joined = log.joined({ from: labelledFrom, to });
   const labelled = labelledRows(joined);
   const task: Task = taskOf(labelled, monitoring.performance?.metric);
@@ -218,6 +219,7 @@ export async function buildReport(
 
   let drift: DriftReport | null = null;
   try {
+    await nextTurn();
     drift = options.cacheDrift ? await cachedDrift(input) : await driftOf(input);
   } catch (error) {
     // A missing or unreadable reference, or a feature with no values: said, and the rest goes on.
@@ -226,6 +228,7 @@ export async function buildReport(
     warnings.push(`Drift: ${error.message}`);
   }
 
+  await nextTurn();
   const kpis = kpisOf(input, summaries, log.feedbackOfWindow({ from, to }), warnings);
   const kpiFigures: Record<string, number | null> = {};
   for (const kpi of kpis) {
@@ -259,6 +262,14 @@ export async function buildReport(
     status: null,
   };
   return { report, figures, performanceMin: performanceMinimum(input), warnings };
+}
+
+/**
+ * Lets the event loop run between the heavy phases of a round: in the server process, requests
+ * waiting behind the monitor are answered between them instead of after the whole round.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 const driftCache = new Map<string, { at: number; report: DriftReport | null }>();
