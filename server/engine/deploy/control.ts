@@ -21,7 +21,7 @@ import {
   updateRetrain,
 } from './records';
 import type { DeploymentRow } from './records';
-import { parseModelRef } from './spec';
+import { parseModelRef, readDeployment } from './spec';
 
 /** A control-plane request that cannot be carried out; the message says why and what to do. */
 export class ControlError extends Error {}
@@ -198,7 +198,9 @@ export function offlineAction(
         `rolled back from ${state.stable.model}:${state.stable.version} to ${previous.model}:${previous.version} (server not running): ${why}`,
         { actor, at: now },
       );
-      state.candidate = { ...state.stable, ref: state.candidate?.ref ?? state.stable.ref, pid: null, ready: false };
+      // The version rolled back from stays named as the candidate, so a restarted server does not
+      // roll it out again (see Deployment.rollback).
+      state.candidate = { ...state.stable, ref: candidateRef(root, row) ?? state.stable.ref, pid: null, ready: false };
       state.stable = { ...state.stable, model: previous.model, version: previous.version };
       state.previousStable = null;
       state.rollout = { ...state.rollout, phase: 'aborted', reason: why };
@@ -272,6 +274,15 @@ export function decideRetrain(
     { actor, at: now, detail: { retrain: id } },
   );
   return retrainRecord(store.db, id) ?? retrain;
+}
+
+/** The candidate reference of the deployment's file, when it still reads. */
+function candidateRef(root: string, row: DeploymentRow): string | null {
+  try {
+    return readDeployment(path.join(root, row.file), root).rollout.candidate?.ref ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
