@@ -21,6 +21,7 @@ import {
   v2Data,
   weatherVersion,
 } from '../helpers/serving';
+import type { Reply } from '../helpers/serving';
 
 const repository = path.resolve(__dirname, '../..');
 
@@ -118,6 +119,35 @@ describe('serving protocols', function () {
     assert.deepEqual(record.outputs?.['probability'], v2Data(answer));
     const generated = await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(5)]));
     assert.match(String(generated.headers.get('x-request-id')), /^[0-9a-f-]{36}$/);
+  });
+
+  it('reads V2 binary tensor data (Inference-Header-Content-Length) and checks its size', async () => {
+    const { url } = await startServer({ stable: weatherVersion(directory, 1, 0.1) });
+    const rows = [featureRow(1), featureRow(2)];
+    const values = Float32Array.from(rows.flat());
+    const binaryRequest = (size: number, raw: Uint8Array): Promise<Reply> => {
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [{ name: 'features', shape: [2, 20], datatype: 'FP32', parameters: { binary_data_size: size } }],
+        }),
+      );
+      return post(`${url}/v2/models/rain/infer`, Buffer.concat([header, raw]), {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.length),
+      });
+    };
+    const raw = new Uint8Array(values.buffer);
+    const answer = await binaryRequest(raw.length, raw);
+    assert.equal(answer.status, 200, answer.text);
+    assertClose(
+      v2Data(answer),
+      rows.map((row) => expectedProbability(row, 0.1)),
+    );
+    const short = await binaryRequest(raw.length - 4, raw.subarray(0, raw.length - 4));
+    assert.equal(short.status, 400);
+    assert.match((short.body as { error: string }).error, /holds 40 values, but its binary data has 39/);
+    const past = await binaryRequest(raw.length + 8, raw);
+    assert.match((past.body as { error: string }).error, /binary_data_size 168 goes past the end of the body/);
   });
 
   it('answers the four MLflow payloads, CSV and /ping', async () => {

@@ -111,10 +111,15 @@ function parseJson(text: string): unknown {
 }
 
 /** POSTs `body` and reads the answer (JSON when it parses). */
-export async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Reply> {
+export async function post(
+  url: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const response = await fetch(url, {
     method: 'POST',
-    body,
+    // A Blob carries bytes for any lib typing of fetch's body.
+    body: typeof body === 'string' ? body : new Blob([Uint8Array.from(body)]),
     headers: { 'content-type': 'application/json', ...headers },
   });
   const text = await response.text();

@@ -297,7 +297,8 @@ export function decodeV2Infer(body: unknown, signature: OnnxSignature): Decoded 
     const shapeProblem = checkShape(input, dims);
     if (shapeProblem) return fail(shapeProblem);
     const data = entry['data'];
-    if (!isList(data)) return fail(`Input '${name}' needs "data": a list of ${typeWord(input.type)}.`);
+    if (!isList(data) && !ArrayBuffer.isView(data))
+      return fail(`Input '${name}' needs "data": a list of ${typeWord(input.type)}.`);
     const tensor = v2Elements(input, data, dims);
     if (isRequestError(tensor)) return tensor;
     tensors[name] = { type: input.type, dims, data: tensor };
@@ -337,6 +338,16 @@ export function decodeV2Infer(body: unknown, signature: OnnxSignature): Decoded 
 function v2Elements(input: TensorSignature, data: unknown, dims: number[]): TensorData | RequestError {
   const name = input.name;
   const count = elementCount(dims);
+  if (ArrayBuffer.isView(data) && !(data instanceof Float64Array && input.type !== 'float64')) {
+    // Binary tensor data (binary.ts): already an array of the input's element type.
+    const length = (data as TensorData).length;
+    if (length !== count) {
+      return fail(
+        `Input '${name}' has shape [${dims.join(', ')}], which holds ${count} values, but its binary data has ${length}.`,
+      );
+    }
+    return data as TensorData;
+  }
   if (input.type === 'float32' || input.type === 'float64') {
     const tensor = allocate(input.type, count) as Float32Array | Float64Array;
     if (copyNumbers(data, tensor, 0) === count) return tensor;

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServedVersion, TrafficSplit } from '../../shared/deployments';
 import type { OnnxSignature } from '../registry/signature';
 import type { BatchOptions } from './batcher';
+import { readBinaryInfer } from './binary';
 import { BodyTooLarge, ClientGone, hasToken, readBody, send } from './http';
 import { parseJson } from './json';
 import {
@@ -453,11 +454,18 @@ export class ModelServer {
         const bytes = await readBody(request, this.options.maxBodyBytes ?? 64 * 1024 * 1024);
         // Big V2 bodies are read with parseJson (long number lists as Float64Arrays, see json.ts);
         // small ones and MLflow's rows and records are read as fast by JSON.parse.
-        body = isCsv
-          ? bytes.toString('utf8')
-          : protocol === 'v2' && bytes.length >= LARGE_BODY_BYTES
-            ? parseJson(bytes)
-            : JSON.parse(bytes.toString('utf8'));
+        const binaryHeader = request.headers['inference-header-content-length'];
+        if (protocol === 'v2' && typeof binaryHeader === 'string') {
+          const binary = readBinaryInfer(bytes, Number(binaryHeader));
+          if (isRequestError(binary)) return fail(400, binary.message);
+          body = binary.request;
+        } else {
+          body = isCsv
+            ? bytes.toString('utf8')
+            : protocol === 'v2' && bytes.length >= LARGE_BODY_BYTES
+              ? parseJson(bytes)
+              : JSON.parse(bytes.toString('utf8'));
+        }
       } catch (error) {
         if (error instanceof BodyTooLarge) return fail(413, error.message);
         if (error instanceof ClientGone) return;
