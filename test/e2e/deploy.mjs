@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
-/* global fetch */
 import { delay, short, waitUntil } from './lib/util.mjs';
 
 const SLOW = 60_000;
