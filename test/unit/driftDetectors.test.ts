@@ -95,6 +95,16 @@ describe('drift detectors: DDM', () => {
     }
   });
 
+  it('raises no alarm on a stream without errors (a perfect model is not concept drift)', () => {
+    const ddm = new Ddm();
+    const found = detections(
+      Array.from({ length: 500 }, () => 0),
+      (value) => ddm.update(value),
+    );
+    assert.deepEqual(found, []);
+    assert.equal(ddm.state, 'stable');
+  });
+
   it('estimates a stationary error rate, with false alarms at most at the rate DDM is known for', () => {
     // DDM compares with the best rate seen so far, which early small samples make optimistic: on
     // a stationary stream of 2,000 outcomes it raises a false alarm about 3 times in 10 (measured

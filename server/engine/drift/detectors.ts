@@ -199,13 +199,13 @@ export class Ddm {
       this.bestRate = rate;
       this.bestDeviation = deviation;
     }
-    if (rate + deviation >= this.bestRate + this.driftLevel * this.bestDeviation) {
+    if (rate + deviation > this.bestRate + this.driftLevel * this.bestDeviation) {
       this.state = 'drift';
       this.detections++;
       this.reset();
       return true;
     }
-    this.state = rate + deviation >= this.bestRate + this.warningLevel * this.bestDeviation ? 'warning' : 'stable';
+    this.state = rate + deviation > this.bestRate + this.warningLevel * this.bestDeviation ? 'warning' : 'stable';
     return false;
   }
 
