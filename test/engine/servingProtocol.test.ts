@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { ModelHost } from '../../server/engine/serving/modelHost';
+import { ModelServer } from '../../server/engine/serving/server';
 import { writeMultiInputModel } from '../helpers/servingModels';
 import {
   assertClose,
@@ -297,6 +298,30 @@ describe('serving protocols', function () {
       if (!series.startsWith('cairn_request_duration_seconds_bucket{version="rain:2",protocol="v2"')) continue;
       assert.ok(value >= previous, series);
       previous = value;
+    }
+  });
+
+  it('answers 503 with Retry-After until the first version is ready', async () => {
+    const server = new ModelServer({
+      host: '127.0.0.1',
+      port: 0,
+      batch: { maxSize: 8, maxLatencyMs: 1 },
+      timeoutMs: 5000,
+    });
+    const { port } = await server.start();
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      assert.equal((await get(`${url}/v2/health/live`)).status, 200);
+      assert.equal((await get(`${url}/v2/health/ready`)).status, 503);
+      assert.equal((await get(`${url}/ping`)).status, 503);
+      const early = await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(1)]));
+      assert.equal(early.status, 503);
+      assert.equal(early.headers.get('retry-after'), '5');
+      assert.equal((await post(`${url}/invocations`, JSON.stringify({ instances: [featureRow(1)] }))).status, 503);
+      await server.setVersions({ stable: weatherVersion(directory, 1, 0.1) });
+      assert.equal((await post(`${url}/v2/models/rain/infer`, v2Body([featureRow(1)]))).status, 200);
+    } finally {
+      await server.stop({ drainMs: 1000 });
     }
   });
 

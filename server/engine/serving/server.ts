@@ -361,6 +361,15 @@ export class ModelServer {
       parts.splice(0, 2);
     }
     const action = parts.join('/');
+    if (!this.arms.stable) {
+      // Before the first version is loaded nothing can be named yet: not ready, rather than not found.
+      return this.json(
+        response,
+        503,
+        { error: 'The model is not ready yet.' },
+        { 'retry-after': String(RETRY_AFTER_UNAVAILABLE_SECONDS) },
+      );
+    }
     const target = this.findServed(name, version);
     if (typeof target === 'string') return this.json(response, 404, { error: target });
     if (action === 'infer') {
