@@ -2,7 +2,7 @@
 // rollout of a candidate, chosen with quick picks. A new file gets a short commented spec; an
 // existing one keeps everything else, its comments included (the `yaml` package's document model
 // edits the two keys in place). Pure: text in, text out, so unit tests run it without an editor.
-import { isMap, parseDocument } from 'yaml';
+import { isMap, parse, parseDocument } from 'yaml';
 import type { Document, YAMLMap } from 'yaml';
 import type { RolloutStrategy } from '../server/shared/deployments';
 
@@ -124,16 +124,31 @@ function updateRollout(
   }
 }
 
-/** One line saying what a choice deploys, for the confirmation. */
-export function choiceSummary(choice: DeployChoice): string {
+/**
+ * One line saying what a deployment file will do, for the confirmation: the rollout as the written
+ * `text` holds it (a canary keeps the file's own steps, an A/B test its own split).
+ */
+export function choiceSummary(choice: DeployChoice, text: string): string {
   const stable = `${choice.model} serves`;
   if (choice.strategy === 'direct' || choice.candidate === null) return `${stable} all traffic (direct)`;
+  const spec: unknown = parse(text);
+  const rollout = isRecord(spec) && isRecord(spec['rollout']) ? spec['rollout'] : {};
   switch (choice.strategy) {
-    case 'canary':
-      return `${stable}; canary of ${choice.candidate}: ${DEFAULT_CANARY_STEPS.map((step) => `${step.weight}%`).join(' → ')}`;
-    case 'ab':
-      return `${stable}; A/B test with ${choice.candidate} (${DEFAULT_AB_WEIGHTS.stable}/${DEFAULT_AB_WEIGHTS.candidate})`;
+    case 'canary': {
+      const steps = Array.isArray(rollout['steps']) ? rollout['steps'] : [];
+      const weights = steps.map((step) => (isRecord(step) ? `${String(step['weight'])}%` : '?'));
+      return `${stable}; canary of ${choice.candidate}: ${weights.join(' → ')}`;
+    }
+    case 'ab': {
+      const split =
+        isRecord(rollout['split']) && isRecord(rollout['split']['weights']) ? rollout['split']['weights'] : {};
+      return `${stable}; A/B test with ${choice.candidate} (${String(split['stable'] ?? '?')}/${String(split['candidate'] ?? '?')})`;
+    }
     case 'shadow':
-      return `${stable}; ${choice.candidate} in shadow (answers logged, never returned)`;
+      return `${stable}; ${choice.candidate} in shadow on ${String(rollout['mirror_percent'] ?? 100)}% of requests (answers logged, never returned)`;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -64,7 +64,7 @@ export async function deployModel(extensionUri: vscode.Uri): Promise<{
       target.kind === 'new'
         ? newDeploymentText(target.name, choice, await freePort())
         : updatedDeploymentText(target.text, choice);
-    if (!(await confirm(choice, file, target.kind === 'new'))) return null;
+    if (!(await confirm(choice, text, file, target.kind === 'new'))) return null;
     await vscode.workspace.fs.writeFile(target.uri, Buffer.from(text, 'utf8'));
     const status = await runDeploy(extensionUri, folder, file);
     return status === undefined ? null : { folder, status };
@@ -186,13 +186,13 @@ async function pickStrategy(): Promise<RolloutStrategy | undefined> {
   return picked?.strategy;
 }
 
-async function confirm(choice: DeployChoice, file: string, created: boolean): Promise<boolean> {
+async function confirm(choice: DeployChoice, text: string, file: string, created: boolean): Promise<boolean> {
   const DEPLOY = '$(rocket) Deploy';
   const picked = await vscode.window.showQuickPick(
     [
       {
         label: DEPLOY,
-        description: choiceSummary(choice),
+        description: choiceSummary(choice, text),
         detail: `${created ? 'Writes the new file' : 'Updates'} ${file}, then runs: cairn deploy ${file}`,
       },
       { label: 'Cancel', description: '', detail: '' },

@@ -117,9 +117,17 @@ describe('deployment files written by Deploy Model', () => {
     assert.match(deploymentNameProblem('a'.repeat(64)) ?? '', /63/);
   });
 
-  it('sums a choice up in one line', () => {
-    assert.equal(choiceSummary(direct), 'rain-tomorrow@champion serves all traffic (direct)');
-    assert.match(choiceSummary(canary), /canary of rain-tomorrow:3: 10% → 50% → 100%/);
-    assert.match(choiceSummary({ ...canary, strategy: 'shadow' }), /in shadow/);
+  it('sums up what the written file will do in one line', () => {
+    const written = (choice: DeployChoice): string => choiceSummary(choice, newDeploymentText('rain', choice, 9000));
+    assert.equal(written(direct), 'rain-tomorrow@champion serves all traffic (direct)');
+    assert.match(written(canary), /canary of rain-tomorrow:3: 10% → 50% → 100%$/);
+    assert.match(written({ ...canary, strategy: 'ab' }), /A\/B test with rain-tomorrow:3 \(50\/50\)$/);
+    assert.match(written({ ...canary, strategy: 'shadow' }), /in shadow on 100% of requests/);
+    // A canary that keeps the file's own steps says so.
+    const own = updatedDeploymentText(
+      'model: rain-tomorrow:1\nrollout:\n  strategy: canary\n  candidate: rain-tomorrow:2\n  steps:\n    - { weight: 5, pause: 10m }\n    - { weight: 100 }\n',
+      canary,
+    );
+    assert.match(choiceSummary(canary, own), /canary of rain-tomorrow:3: 5% → 100%$/);
   });
 });
