@@ -8,7 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { sortAllInParallel } from '../../server/engine/drift/parallel';
-import { chooseMethod, DriftError, driftReport, PreparedColumns } from '../../server/engine/drift/report';
+import {
+  chooseMethod,
+  DRIFT_METHODS,
+  DriftError,
+  driftReport,
+  PreparedColumns,
+} from '../../server/engine/drift/report';
 import { sortFloat64 } from '../../server/engine/drift/sort';
 import { compareSorted, sturgesEdges } from '../../server/engine/drift/statistics';
 
@@ -56,7 +62,7 @@ describe('drift: sorting', () => {
     );
   });
 
-  it('sorts on worker threads from a minified bundle too (the sort source must stay self-contained)', function () {
+  it('sorts and prepares features on worker threads from a minified bundle too (their source must stay self-contained)', function () {
     this.timeout(60_000);
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-drift-bundle-'));
     try {
@@ -64,11 +70,17 @@ describe('drift: sorting', () => {
       fs.writeFileSync(
         entry,
         `import { sortAllInParallel } from ${JSON.stringify(path.resolve(__dirname, '../../server/engine/drift/parallel'))};
+import { PreparedColumns, driftReport } from ${JSON.stringify(path.resolve(__dirname, '../../server/engine/drift/report'))};
 const arrays = [1, 2, 3].map((seed) => Float64Array.from({ length: 30000 }, (_, index) => Math.sin(index * seed) * 1e3));
 const expected = arrays.map((values) => Array.from(values.slice().sort()));
-sortAllInParallel(arrays, 2).then((sorted) =>
-  process.stdout.write(String(sorted.every((values, i) => Array.from(values).every((value, k) => value === expected[i]![k])))),
-);`,
+const reference = { a: arrays[0]!.slice(), b: arrays[1]!.slice() };
+const current = { a: arrays[1]!.slice(), b: arrays[2]!.map((value) => Math.round(value / 300)) };
+const plain = JSON.stringify(driftReport(reference, current));
+sortAllInParallel(arrays, 2).then(async (sorted) => {
+  const both = await PreparedColumns.prepareBoth(reference, current, { threads: 2 });
+  const same = JSON.stringify(driftReport(both.reference, both.current)) === plain;
+  process.stdout.write(String(same && sorted.every((values, i) => Array.from(values).every((value, k) => value === expected[i]![k]))));
+});`,
       );
       const bundle = path.join(folder, 'bundle.js');
       esbuild.buildSync({
@@ -178,10 +190,26 @@ describe("drift: Evidently's choices", () => {
       m: sample(15, 4000, (u) => Math.round(10 * u)),
       c: sample(16, 4000, (u) => (u < 0.35 ? 'x' : 'y')),
     };
+    // Missing values, which the workers drop in place.
+    reference.n[7] = Number.NaN;
+    current.n[3] = Number.POSITIVE_INFINITY;
     const plain = driftReport(reference, current);
     const prepared = await PreparedColumns.prepare(reference, { threads: 2 });
     assert.deepEqual(driftReport(prepared, await PreparedColumns.prepare(current, { threads: 2 })), plain);
     assert.deepEqual(driftReport(prepared, current), plain);
+    // Both sides at once, feature by feature on the workers or on this thread, from raw columns or
+    // with the reference prepared already: the same report, for every test.
+    for (const threads of [1, 2]) {
+      const both = await PreparedColumns.prepareBoth(reference, current, { threads });
+      assert.deepEqual(driftReport(both.reference, both.current), plain);
+      const again = await PreparedColumns.prepareBoth(prepared, current, { threads });
+      assert.equal(again.reference, prepared);
+      for (const method of DRIFT_METHODS)
+        assert.deepEqual(
+          driftReport(again.reference, again.current, { method }),
+          driftReport(reference, current, { method }),
+        );
+    }
     assert.deepEqual(
       plain.features.map((feature) => [feature.feature, feature.test]),
       [

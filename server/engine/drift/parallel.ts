@@ -1,64 +1,250 @@
 // Sorting columns on worker threads: a million-row reference and current sample of 20 features
 // is forty sorts, which two cores do in about half the time of one. The workers run the source of
-// sortFloat64 itself (it is self-contained), so this works the same from the bundled CLI and from
-// TypeScript run by tsx; the arrays travel as transferred buffers, never copied.
+// the functions themselves (each self-contained: what it calls comes in as a parameter), so this
+// works the same from the bundled CLI and from TypeScript run by tsx; the arrays travel as
+// transferred buffers, never copied back.
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { sortFloat64 } from './sort';
+import type { SortWorkspace } from './sort';
+import { compareSorted, sortedRuns, standardDeviation } from './statistics';
+import type { SortedComparison, SortedRuns } from './statistics';
+
+/** One side of a numeric feature for a worker: its sample already sorted, or a fresh copy of the column to clean and sort. */
+export type NumericSide = { sorted: Float64Array } | { raw: () => Float64Array };
+
+/** A numeric feature prepared: both sides sorted with their figures, and the walk over both. */
+export interface PreparedFeature {
+  reference: PreparedSide;
+  current: PreparedSide;
+  comparison: SortedComparison;
+}
+
+/** A side sorted by the worker, with its figures; a side that came sorted has none. */
+export interface PreparedSide {
+  sorted: Float64Array;
+  runs?: SortedRuns;
+  deviation?: number;
+}
+
+/** Value counts are kept for samples with at most this many distinct values (Evidently bins up to 20 per value). */
+const RUN_LIMIT = 64;
+
+/** The functions a task calls, passed in so that the task's source is self-contained. */
+interface Helpers {
+  sortFloat64: typeof sortFloat64;
+  sortedRuns: typeof sortedRuns;
+  standardDeviation: typeof standardDeviation;
+  compareSorted: typeof compareSorted;
+  workspace: SortWorkspace;
+  runLimit: number;
+}
+
+/** What a feature task carries: per side, a buffer and its length, and whether it is sorted already. */
+interface FeatureTask {
+  sides: { buffer: ArrayBufferLike; length: number; sorted: boolean }[];
+}
+
+interface FeatureReply {
+  /** The buffer is null for a side that came sorted: the caller has it already. */
+  sides: { buffer: ArrayBufferLike | null; length: number; runs: SortedRuns | null; deviation: number | null }[];
+  comparison: SortedComparison;
+}
+
+/**
+ * Cleans (drops NaN and ±Infinity in place) and sorts the sides (reference, current) that need it,
+ * counts their distinct values, the reference's deviation, and walks both. Self-contained: its source runs in the workers.
+ */
+function prepareFeature(task: FeatureTask, helpers: Helpers): FeatureReply {
+  const arrays: Float64Array[] = [];
+  const sides = task.sides.map((side, index) => {
+    let values = new Float64Array(side.buffer, 0, side.length);
+    if (side.sorted) {
+      arrays.push(values);
+      return { buffer: null, length: side.length, runs: null, deviation: null };
+    }
+    let size = 0;
+    for (let at = 0; at < values.length; at++) {
+      const value = values[at] as number;
+      if (value - value === 0) values[size++] = value; // finite: NaN and ±Infinity give NaN
+    }
+    values = helpers.sortFloat64(values.subarray(0, size), helpers.workspace);
+    arrays.push(values);
+    return {
+      buffer: side.buffer,
+      length: size,
+      runs: helpers.sortedRuns(values, helpers.runLimit),
+      // Only the reference's deviation is used (it norms the Wasserstein distance).
+      deviation: index === 0 && size > 0 ? helpers.standardDeviation(values) : null,
+    };
+  });
+  const comparison = helpers.compareSorted(arrays[0] as Float64Array, arrays[1] as Float64Array);
+  return { sides, comparison };
+}
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 // Bundlers that keep function names call __name(fn, "name") inside function bodies.
 const __name = (target) => target;
 const sortFloat64 = (${sortFloat64.toString()});
-const workspace = { values: new Float64Array(0), buckets: new Int32Array(0) };
-parentPort.on('message', (message) => {
-  const values = new Float64Array(message.buffer, 0, message.length);
-  sortFloat64(values, workspace);
-  parentPort.postMessage({ id: message.id, buffer: message.buffer, length: message.length }, [message.buffer]);
+const prepareFeature = (${prepareFeature.toString()});
+const helpers = {
+  sortFloat64,
+  sortedRuns: (${sortedRuns.toString()}),
+  standardDeviation: (${standardDeviation.toString()}),
+  compareSorted: (${compareSorted.toString()}),
+  workspace: { values: new Float64Array(0), buckets: new Int32Array(0) },
+  runLimit: ${RUN_LIMIT},
+};
+parentPort.on('message', ({ id, task }) => {
+  if (task.sort) {
+    sortFloat64(new Float64Array(task.buffer, 0, task.length), helpers.workspace);
+    parentPort.postMessage({ id, reply: task }, [task.buffer]);
+    return;
+  }
+  const reply = prepareFeature(task, helpers);
+  const transfer = reply.sides.filter((side) => side.buffer).map((side) => side.buffer);
+  parentPort.postMessage({ id, reply }, transfer);
 });
 `;
 
-/** Sorts every array (each a view from offset 0 of a buffer of its own), on up to `threads` workers. */
-export async function sortAllInParallel(arrays: Float64Array[], threads = defaultThreads()): Promise<Float64Array[]> {
-  const count = Math.min(threads, arrays.length);
-  if (count <= 1) {
-    const workspace = { values: new Float64Array(0), buckets: new Int32Array(0) };
-    return arrays.map((values) => sortFloat64(values, workspace));
-  }
-  const sorted: Float64Array[] = new Array<Float64Array>(arrays.length);
-  // Largest first, so that the workers finish together.
-  const queue = arrays
-    .map((_, index) => index)
-    .sort((a, b) => (arrays[b] as Float64Array).length - (arrays[a] as Float64Array).length);
-  const workers = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true }));
+interface Job {
+  /** Builds the message when the job is sent (so that copies of columns are made one at a time). */
+  task: () => { task: unknown; transfer: ArrayBuffer[] };
+  done: (reply: unknown) => void;
+}
+
+/**
+ * Runs the jobs on up to `threads` workers, two in flight per worker so that none waits for the
+ * main thread between jobs (it may be busy counting categories).
+ */
+async function runOnWorkers(jobs: Job[], threads: number): Promise<void> {
+  const workers = Array.from(
+    { length: Math.min(threads, jobs.length) },
+    () => new Worker(WORKER_SOURCE, { eval: true }),
+  );
+  let next = 0;
   try {
     await Promise.all(
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            const sendNext = (): void => {
-              const id = queue.shift();
-              if (id === undefined) {
-                resolve();
+            let inFlight = 0;
+            const send = (): void => {
+              const id = next++;
+              const job = jobs[id];
+              if (!job) {
+                if (inFlight === 0) resolve();
                 return;
               }
-              const values = arrays[id] as Float64Array;
-              worker.postMessage({ id, buffer: values.buffer, length: values.length }, [values.buffer as ArrayBuffer]);
+              const { task, transfer } = job.task();
+              inFlight++;
+              worker.postMessage({ id, task }, transfer);
             };
-            worker.on('message', (message: { id: number; buffer: ArrayBuffer; length: number }) => {
-              sorted[message.id] = new Float64Array(message.buffer, 0, message.length);
-              sendNext();
+            worker.on('message', (message: { id: number; reply: unknown }) => {
+              inFlight--;
+              (jobs[message.id] as Job).done(message.reply);
+              send();
             });
             worker.on('error', reject);
-            sendNext();
+            send();
+            send();
           }),
       ),
     );
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
+}
+
+/** Sorts every array (each a view from offset 0 of a buffer of its own), on up to `threads` workers. */
+export async function sortAllInParallel(arrays: Float64Array[], threads = defaultThreads()): Promise<Float64Array[]> {
+  if (Math.min(threads, arrays.length) <= 1) {
+    const workspace = { values: new Float64Array(0), buckets: new Int32Array(0) };
+    return arrays.map((values) => sortFloat64(values, workspace));
+  }
+  const sorted: Float64Array[] = new Array<Float64Array>(arrays.length);
+  // Largest first, so that the workers finish together.
+  const order = arrays.map((_, index) => index).sort((a, b) => lengthOf(arrays[b]) - lengthOf(arrays[a]));
+  await runOnWorkers(
+    order.map((index) => {
+      const values = arrays[index] as Float64Array;
+      return {
+        task: () => ({
+          task: { sort: true, buffer: values.buffer, length: values.length },
+          transfer: [values.buffer as ArrayBuffer],
+        }),
+        done: (reply) => {
+          const { buffer, length } = reply as { buffer: ArrayBuffer; length: number };
+          sorted[index] = new Float64Array(buffer, 0, length);
+        },
+      };
+    }),
+    threads,
+  );
   return sorted;
+}
+
+/**
+ * Prepares numeric features, each a [reference, current] pair, on up to `threads` workers (on this
+ * thread when one): `onPrepared` gets each feature as it is ready, by its index.
+ */
+export async function prepareFeaturesInParallel(
+  features: [NumericSide, NumericSide][],
+  threads = defaultThreads(),
+  onPrepared: (index: number, feature: PreparedFeature) => void,
+): Promise<void> {
+  const answer = (index: number, reply: FeatureReply): void => {
+    const pair = features[index] as [NumericSide, NumericSide];
+    const [reference, current] = reply.sides.map((side, at): PreparedSide => ({
+      sorted: side.buffer ? new Float64Array(side.buffer, 0, side.length) : sortedOf(pair[at] as NumericSide),
+      ...(side.runs ? { runs: side.runs } : {}),
+      ...(side.deviation !== null ? { deviation: side.deviation } : {}),
+    }));
+    onPrepared(index, {
+      reference: reference as PreparedSide,
+      current: current as PreparedSide,
+      comparison: reply.comparison,
+    });
+  };
+  const taskOf = (pair: [NumericSide, NumericSide]): { task: FeatureTask; transfer: ArrayBuffer[] } => {
+    const transfer: ArrayBuffer[] = [];
+    const sides = pair.map((side) => {
+      // A sorted side is copied to the worker (the structured clone copies the whole buffer).
+      const values = 'sorted' in side ? (side.sorted.byteOffset === 0 ? side.sorted : side.sorted.slice()) : side.raw();
+      if (!('sorted' in side)) transfer.push(values.buffer as ArrayBuffer);
+      return { buffer: values.buffer, length: values.length, sorted: 'sorted' in side };
+    });
+    return { task: { sides }, transfer };
+  };
+  if (Math.min(threads, features.length) <= 1) {
+    const helpers: Helpers = {
+      sortFloat64,
+      sortedRuns,
+      standardDeviation,
+      compareSorted,
+      workspace: { values: new Float64Array(0), buckets: new Int32Array(0) },
+      runLimit: RUN_LIMIT,
+    };
+    features.forEach((pair, index) => answer(index, prepareFeature(taskOf(pair).task, helpers)));
+    return;
+  }
+  await runOnWorkers(
+    features.map((pair, index) => ({
+      task: () => taskOf(pair),
+      done: (reply) => answer(index, reply as FeatureReply),
+    })),
+    threads,
+  );
+}
+
+function sortedOf(side: NumericSide): Float64Array {
+  if (!('sorted' in side)) throw new Error('a side that was not sorted came back without its buffer');
+  return side.sorted;
+}
+
+function lengthOf(values: Float64Array | undefined): number {
+  return values?.length ?? 0;
 }
 
 /** One worker per core, at most four: the sorts are memory-bound beyond that. */

@@ -2,28 +2,22 @@
 // choose (or the one asked for), its score against the threshold, a histogram for the dashboard,
 // and dataset drift when the share of drifted features reaches `share`. Pure: columns in, report out.
 import type { DriftReport, FeatureDrift, Histogram } from '../../shared/deployments';
-import { sortAllInParallel } from './parallel';
-import { sortFloat64 } from './sort';
+import { PreparedColumns, comparisonOf, deviationOf, distinctOf, valueCountsOf } from './samples';
+import type { Columns, Sample } from './samples';
 import {
   binnedShares,
   chiSquaredTest,
-  compareSorted,
-  countSorted,
-  distinctSorted,
   histogramSorted,
   jensenShannonDistance,
   ksTest,
   populationStabilityIndex,
-  standardDeviation,
   sturgesEdges,
   zTest,
 } from './statistics';
 import type { Counts, SortedComparison, TestOutcome } from './statistics';
 
-/** One column's values: numbers (NaN and ±Infinity count as missing), or any JSON scalars. */
-export type ColumnValues = Float64Array | ArrayLike<number | string | boolean | null | undefined>;
-/** A table as columns by name. */
-export type Columns = Record<string, ColumnValues>;
+export { PreparedColumns } from './samples';
+export type { ColumnValues, Columns } from './samples';
 
 export const DRIFT_METHODS = ['ks', 'chi2', 'z', 'wasserstein', 'jensenshannon', 'psi'] as const;
 export type DriftMethod = (typeof DRIFT_METHODS)[number];
@@ -59,94 +53,6 @@ export interface DriftOptions {
 
 /** Bad input for a drift report, such as a feature missing from one sample. */
 export class DriftError extends Error {}
-
-/** The cleaned sample of one feature on one side, memoized so that a reference is sorted once. */
-interface Sample {
-  /** Finite numbers, ascending; null when the column holds something else than numbers. */
-  sorted: Float64Array | null;
-  /** Category counts, keyed by the value (numbers kept as numbers). */
-  counts: Counts;
-  size: number;
-  /** Memoized figures of a numeric sample. */
-  distinct?: number;
-  valueCounts?: Counts;
-  deviation?: number;
-}
-
-/** The walk over two sorted samples, kept per pair of samples: every test of a report reuses it. */
-const comparisons = new WeakMap<Sample, WeakMap<Sample, SortedComparison>>();
-
-function comparisonOf(reference: Sample, current: Sample): SortedComparison {
-  let byCurrent = comparisons.get(reference);
-  if (!byCurrent) comparisons.set(reference, (byCurrent = new WeakMap()));
-  let comparison = byCurrent.get(current);
-  if (!comparison) {
-    comparison = compareSorted(reference.sorted as Float64Array, current.sorted as Float64Array);
-    byCurrent.set(current, comparison);
-  }
-  return comparison;
-}
-
-function distinctOf(sample: Sample): number {
-  return (sample.distinct ??= distinctSorted(sample.sorted as Float64Array));
-}
-
-function valueCountsOf(sample: Sample): Counts {
-  return sample.sorted ? (sample.valueCounts ??= countSorted(sample.sorted)) : sample.counts;
-}
-
-/**
- * Columns whose samples are cleaned and sorted once and kept: pass the same PreparedColumns as the
- * reference of successive reports (a deployment's monitor every interval) to sort it only once.
- */
-export class PreparedColumns {
-  readonly rows: number;
-  private readonly samples = new Map<string, Sample>();
-
-  constructor(readonly columns: Columns) {
-    this.rows = Math.max(0, ...Object.values(columns).map((values) => values.length));
-  }
-
-  /**
-   * Columns with every numeric column cleaned and sorted ahead, on worker threads: the way to
-   * prepare a large reference (or current window) in a fraction of the time of one thread.
-   */
-  static async prepare(columns: Columns, options: { threads?: number } = {}): Promise<PreparedColumns> {
-    const prepared = new PreparedColumns(columns);
-    const names: string[] = [];
-    const arrays: Float64Array[] = [];
-    for (const [name, values] of Object.entries(columns)) {
-      const numbers = finiteNumbers(values);
-      if (!numbers) continue;
-      names.push(name);
-      arrays.push(numbers);
-    }
-    const sorting = sortAllInParallel(arrays, options.threads);
-    // The main thread counts the categorical columns meanwhile.
-    for (const name of Object.keys(columns)) if (!names.includes(name)) prepared.sample(name, true);
-    const sorted = await sorting;
-    names.forEach((name, index) => {
-      const values = sorted[index] as Float64Array;
-      prepared.samples.set(`n:${name}`, { sorted: values, counts: new Map(), size: values.length });
-    });
-    return prepared;
-  }
-
-  has(feature: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.columns, feature);
-  }
-
-  /** The feature's sample; `categorical` reads numbers as categories. */
-  sample(feature: string, categorical: boolean): Sample {
-    const key = `${categorical ? 'c' : 'n'}:${feature}`;
-    let sample = this.samples.get(key);
-    if (!sample) {
-      sample = cleanSample(this.columns[feature] ?? [], categorical);
-      this.samples.set(key, sample);
-    }
-    return sample;
-  }
-}
 
 /** A drift report of `current` against `reference` (see DriftOptions for the choices). */
 export function driftReport(
@@ -261,18 +167,18 @@ function runTest(
     if (!sortedReference || !sortedCurrent || !comparison) throw new Error(`${method} needs numeric samples`);
     if (method === 'ks') return ksTest(sortedReference, sortedCurrent, comparison);
     // Evidently norms by the reference's standard deviation, at least 0.001 (wassersteinNormed).
-    reference.deviation ??= standardDeviation(sortedReference);
-    return { statistic: comparison.wasserstein / Math.max(reference.deviation, 0.001), pValue: null };
+    return { statistic: comparison.wasserstein / Math.max(deviationOf(reference), 0.001), pValue: null };
   }
   if (method === 'chi2' || method === 'z') {
     const referenceCounts = valueCountsOf(reference);
     const currentCounts = valueCountsOf(current);
     return method === 'chi2' ? chiSquaredTest(referenceCounts, currentCounts) : zTest(referenceCounts, currentCounts);
   }
+  // Numbers with few distinct values get one bin per value: the memoized value counts serve.
   const shares =
-    sortedReference && sortedCurrent
+    sortedReference && sortedCurrent && distinctOf(reference) > 20
       ? binnedShares({ reference: sortedReference, current: sortedCurrent }, distinctOf(reference))
-      : binnedShares({ reference: reference.counts, current: current.counts }, 0);
+      : binnedShares({ reference: valueCountsOf(reference), current: valueCountsOf(current) }, 0);
   const statistic = method === 'psi' ? populationStabilityIndex(shares) : jensenShannonDistance(shares);
   return { statistic, pValue: null };
 }
@@ -307,48 +213,6 @@ function histogramOf(reference: Sample, current: Sample, numeric: boolean): Hist
     reference: keys.map((key) => (referenceCounts.get(key) ?? 0) / reference.size),
     current: keys.map((key) => (currentCounts.get(key) ?? 0) / current.size),
   };
-}
-
-/** Drops missing values (null, undefined, NaN, ±Infinity, empty text) as Evidently drops NaN. */
-function cleanSample(values: ColumnValues, categorical: boolean): Sample {
-  if (!categorical) {
-    const numbers = finiteNumbers(values);
-    if (numbers) return { sorted: sortFloat64(numbers), counts: new Map(), size: numbers.length };
-  }
-  const counts: Counts = new Map();
-  let size = 0;
-  for (let index = 0; index < values.length; index++) {
-    const value = values[index];
-    if (value === null || value === undefined || value === '') continue;
-    if (typeof value === 'number' && !Number.isFinite(value)) continue;
-    const key = typeof value === 'boolean' ? String(value) : value;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    size++;
-  }
-  return { sorted: null, counts, size };
-}
-
-/**
- * The finite numbers of a column in a new array, a view from offset 0 of a buffer of its own (a
- * worker takes the buffer whole), or null when the column holds text or booleans.
- */
-function finiteNumbers(values: ColumnValues): Float64Array | null {
-  const numbers = new Float64Array(values.length);
-  let size = 0;
-  if (values instanceof Float64Array) {
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index] as number;
-      if (value - value === 0) numbers[size++] = value; // finite: NaN and ±Infinity give NaN
-    }
-    return numbers.subarray(0, size);
-  }
-  for (let index = 0; index < values.length; index++) {
-    const value = values[index];
-    if (typeof value === 'number') {
-      if (value - value === 0) numbers[size++] = value;
-    } else if (value !== null && value !== undefined && value !== '') return null;
-  }
-  return numbers.subarray(0, size);
 }
 
 function unionSize(reference: Counts, current: Counts): number {

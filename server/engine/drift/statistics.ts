@@ -32,23 +32,14 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
   let compensation = 0;
   let previousValue = 0;
   let previousGap = 0;
+  // The heads of both samples, +Infinity once a sample is used up (the values are finite): the
+  // next value is the smaller of the two, and every copy of it on either side is passed at once.
+  let nextReference = nr > 0 ? (reference[0] as number) : Number.POSITIVE_INFINITY;
+  let nextCurrent = nc > 0 ? (current[0] as number) : Number.POSITIVE_INFINITY;
   while (i < nr || j < nc) {
-    let value: number;
-    if (j >= nc || (i < nr && (reference[i] as number) < (current[j] as number))) {
-      value = reference[i] as number;
-      i++;
-      while (i < nr && reference[i] === value) i++;
-    } else if (i >= nr || (current[j] as number) < (reference[i] as number)) {
-      value = current[j] as number;
-      j++;
-      while (j < nc && current[j] === value) j++;
-    } else {
-      value = reference[i] as number;
-      i++;
-      j++;
-      while (i < nr && reference[i] === value) i++;
-      while (j < nc && current[j] === value) j++;
-    }
+    const value = nextReference < nextCurrent ? nextReference : nextCurrent;
+    while (nextReference === value) nextReference = ++i < nr ? (reference[i] as number) : Number.POSITIVE_INFINITY;
+    while (nextCurrent === value) nextCurrent = ++j < nc ? (current[j] as number) : Number.POSITIVE_INFINITY;
     if (distinctValues > 0) {
       const term = previousGap * (value - previousValue);
       const total = sum + term;
@@ -64,6 +55,38 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
   }
   const scale = nr * nc;
   return { ksDistance: widest / scale, wasserstein: (sum + compensation) / scale, distinctValues };
+}
+
+/** The distinct values of an ascending sample and, when there are at most `limit`, each with its count. */
+export interface SortedRuns {
+  distinct: number;
+  /** The distinct values ascending, or null past the limit. */
+  values: Float64Array | null;
+  counts: Float64Array | null;
+}
+
+/**
+ * One pass over an ascending sample: its distinct values, and their counts when few (what chi2, Z
+ * and per-value bins need). Self-contained: its source also runs in a worker thread (parallel.ts).
+ */
+export function sortedRuns(sorted: Float64Array, limit: number): SortedRuns {
+  let values: Float64Array | null = new Float64Array(limit);
+  let counts: Float64Array | null = new Float64Array(limit);
+  let distinct = 0;
+  let index = 0;
+  while (index < sorted.length) {
+    const value = sorted[index] as number;
+    let end = index + 1;
+    while (end < sorted.length && sorted[end] === value) end++;
+    if (distinct < limit && values && counts) {
+      values[distinct] = value;
+      counts[distinct] = end - index;
+    }
+    distinct++;
+    index = end;
+  }
+  if (distinct > limit) values = counts = null;
+  return { distinct, values: values?.slice(0, distinct) ?? null, counts: counts?.slice(0, distinct) ?? null };
 }
 
 /** Distinct values of one ascending sample. */
