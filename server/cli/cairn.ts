@@ -18,6 +18,7 @@ import { scoreCommand } from './commands/score';
 import { validateCommand } from './commands/validate';
 import { WORKER_ARGUMENT } from '../engine/serving/protocol';
 import { runWorker } from '../engine/serving/worker';
+import { MONITOR_ARGUMENT, runMonitorProcess } from '../engine/monitor/monitorProcess';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
   const args = [...argv];
   // Hidden: a model worker of a deployment's server (forked by serving/modelHost.ts), not a command.
   if (args[0] === WORKER_ARGUMENT) return runWorker();
+  // Hidden: the monitor process of a deployment's server (forked by monitor/monitorProcess.ts).
+  if (args[0] === MONITOR_ARGUMENT) return runMonitorProcess();
   if (args[0] === '--version' || args[0] === 'version') {
     process.stdout.write(`${version}\n`);
     return 0;

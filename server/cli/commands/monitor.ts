@@ -11,7 +11,7 @@ import type { DeploymentSpec } from '../../engine/deploy/spec';
 import { deploymentRow, deploymentRows, statusOf } from '../../engine/deploy/records';
 import { formatDuration, formatNumber, listAlerts, listRetrains } from '../../engine/monitor/alerts';
 import { FeedbackError, monitorDbPath, PredictionLog } from '../../engine/monitor/log';
-import { buildReport } from '../../engine/monitor/monitor';
+import { buildReport, readRoundReport, REPORT_BUCKET_MS, REPORT_PERIOD_MS } from '../../engine/monitor/monitor';
 import { ALL } from '../../engine/monitor/operational';
 import { stateDir, Store } from '../../engine/store';
 import type { AlertRecord, MonitorReport, OperationalPoint, RetrainRecord } from '../../shared/deployments';
@@ -28,7 +28,8 @@ export const monitorCommand: Command = {
     'monitor alerts [NAME] [--json] Alerts of every deployment (or one), newest first.',
     'monitor report NAME [--since 1h] [--bucket 1m] [--json]',
     '                              Latency, throughput, errors per version, drift, labelled performance,',
-    '                              KPIs per arm and alerts of the period (works with the server stopped).',
+    '                              KPIs per arm and alerts of the period (works with the server stopped;',
+    "                              while it serves, the last hour is the monitor's latest round).",
     'monitor retrains [NAME] [--json]',
     '                              Retrains the loop proposed or ran.',
     ...monitorDriftUsage,
@@ -254,8 +255,8 @@ function specOf(root: string, store: Store, name: string): DeploymentSpec {
 }
 
 async function reportCommand({ root, json, args }: CommandContext): Promise<number> {
-  const sinceMs = durationOption(args, '--since', 3_600_000);
-  const bucketMs = durationOption(args, '--bucket', 60_000);
+  const sinceMs = durationOption(args, '--since', REPORT_PERIOD_MS);
+  const bucketMs = durationOption(args, '--bucket', REPORT_BUCKET_MS);
   rejectUnknownOptions(args);
   const name = args.shift();
   if (!name) throw new UsageError('monitor report needs the deployment NAME.');
@@ -270,13 +271,30 @@ async function reportCommand({ root, json, args }: CommandContext): Promise<numb
       process.stderr.write(`cairn: ${error.message}\n`);
       return 2;
     }
+    const row = deploymentRow(store.db, spec.name);
+    const status = row ? statusOf(store.db, row) : null;
+    // A serving deployment's monitor writes this period's report every round: no need to build it again.
+    const latest =
+      status?.status === 'serving'
+        ? readRoundReport(root, spec.name, {
+            sinceMs,
+            bucketMs,
+            intervalMs: spec.monitoring.intervalMs,
+            now: Date.now(),
+          })
+        : null;
+    if (latest) {
+      latest.status = status;
+      latest.alerts = listAlerts(store.db, { deployment: spec.name, since: latest.from });
+      process.stdout.write(json ? `${JSON.stringify(latest)}\n` : formatMonitorReport(latest));
+      return 0;
+    }
     // Read-only when the server has written a log, so a running server is never disturbed.
     const exists = fs.existsSync(monitorDbPath(root, spec.name));
     const log = PredictionLog.open(root, spec.name, exists ? { readonly: true } : {});
     try {
       const { report, warnings } = await buildReport({ root, spec, log, store, now: Date.now(), sinceMs, bucketMs });
-      const row = deploymentRow(store.db, spec.name);
-      report.status = row ? statusOf(store.db, row) : null;
+      report.status = status;
       for (const warning of warnings) process.stderr.write(`cairn: ${warning}\n`);
       process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatMonitorReport(report));
       return 0;

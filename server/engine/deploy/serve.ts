@@ -2,10 +2,12 @@
 // FILE`, or in the foreground): reads the spec, starts the deployment (restoring its rollout from
 // the store), and runs its clocks: the rollout controller (four times a second), the monitor and the
 // retrain loop (every monitoring.interval), and the alias watcher (`.cairn/models.json` changes plus
-// a poll). SIGTERM or SIGINT, or POST /cairn/v1/stop, drains and stops it.
+// a poll). The monitoring round itself runs in a child process (monitor/monitorProcess.ts), so
+// requests are never kept waiting by it; this process carries out what fired. SIGTERM or SIGINT, or
+// POST /cairn/v1/stop, drains and stops it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateMonitoring } from '../monitor/monitor';
+import { MonitorProcess } from '../monitor/monitorProcess';
 import { setAlertActions } from '../monitor/alerts';
 import { snapshotPath } from '../registry/registry';
 import { Store } from '../store';
@@ -37,6 +39,8 @@ export interface RunningServer {
   /** Resolves when the server has stopped (after a stop request or a signal). */
   stopped: Promise<void>;
   stop(actor: string, reason: string): Promise<void>;
+  /** The process that runs the monitoring rounds. */
+  monitor: MonitorProcess;
 }
 
 /** Starts the deployment's server in this process; resolves once it serves. */
@@ -54,10 +58,13 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
   const timers: NodeJS.Timeout[] = [];
   let watcher: fs.FSWatcher | null = null;
   let stopping: Promise<void> | null = null;
+  // A round that has not answered after many intervals is stuck: the monitor is started afresh.
+  const monitor = new MonitorProcess({ log, timeoutMs: Math.max(600_000, 20 * spec.monitoring.intervalMs) });
   const stop = (actor: string, reason: string): Promise<void> => {
     if (stopping) return stopping;
     for (const timer of timers) clearInterval(timer);
     watcher?.close();
+    monitor.stop();
     stopping = deployment
       .stop(actor, reason)
       .catch((error: unknown) => log(`stop: ${describeError(error)}`))
@@ -92,6 +99,7 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
     log(`failed to start: ${describeError(error)}`);
     deployment.event('stop', `failed to start: ${describeError(error)}`);
     deployment.predictionLog.close();
+    monitor.stop();
     store.db
       .prepare("UPDATE deployments SET status = 'failed', pid = NULL, updated_at = ? WHERE name = ?")
       .run(Date.now(), spec.name);
@@ -100,12 +108,13 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
   }
 
   timers.push(setInterval(() => void deployment.tick(), ROLLOUT_TICK_MS));
+  monitor.start();
   let monitoring = false;
   timers.push(
     setInterval(() => {
       if (monitoring) return;
       monitoring = true;
-      void runMonitor(deployment, options.root, retrain, log).finally(() => {
+      void runMonitor(deployment, options.root, monitor, retrain, log).finally(() => {
         monitoring = false;
       });
     }, spec.monitoring.intervalMs),
@@ -127,28 +136,28 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
   } catch {
     // The poll still notices alias moves.
   }
-  return { deployment, stopped, stop };
+  return { deployment, stopped, stop, monitor };
 }
 
-/** One monitoring round: M2's monitor, then the actions of what fired (abort, rollback, retrain). */
+/**
+ * One monitoring round: M2's monitor in the monitor process (on the log as flushed just before),
+ * then the actions of what fired (abort, rollback, retrain). A monitor that died or failed is
+ * logged; serving goes on and the next round starts a new one.
+ */
 async function runMonitor(
   deployment: Deployment,
   root: string,
+  monitor: MonitorProcess,
   retrain: RetrainLoop,
   log: (message: string) => void,
 ): Promise<void> {
   if (!deployment.running) return;
   const spec = deployment.spec;
   try {
-    const outcome = await evaluateMonitoring({
-      root,
-      spec,
-      log: deployment.predictionLog,
-      store: deployment.store,
-      now: Date.now(),
-      pids: deployment.pids(),
-      warn: (message) => log(`monitor: ${message}`),
-    });
+    deployment.predictionLog.flush();
+    const outcome = await monitor.round({ root, spec, now: Date.now(), pids: deployment.pids() });
+    for (const warning of outcome.warnings) log(`monitor: ${warning}`);
+    if (!deployment.running) return;
     for (const alert of outcome.fired) {
       deployment.event('alert', `alert ${alert.rule} (${alert.severity}) fired: ${alert.message}`, null, {
         alert: alert.id,
@@ -170,7 +179,8 @@ async function runMonitor(
       }
     }
   } catch (error) {
-    log(`monitor: ${describeError(error)}`);
+    // A round cut short by the server's own stop is not worth a line.
+    if (deployment.running) log(`monitor: ${describeError(error)}`);
   }
   try {
     retrain.tick();

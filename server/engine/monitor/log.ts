@@ -143,6 +143,8 @@ const SCHEMA = `
 // burst never holds more than this many records in memory.
 const FLUSH_INTERVAL_MS = 200;
 const MAX_BUFFERED = 20_000;
+/** Rows removed per retention transaction: each holds the write lock for milliseconds, not seconds. */
+const RETENTION_CHUNK = 2000;
 
 interface PredictionRow {
   seq: number;
@@ -278,30 +280,51 @@ export class PredictionLog {
     }
   }
 
-  /** Removes predictions older than the retention, then the oldest beyond max rows; returns how many went. */
+  /**
+   * Removes predictions older than the retention, then the oldest beyond max rows; returns how many
+   * went. Deletes run in small transactions, so a server flushing the log never waits long on them.
+   */
   applyRetention(now: number): number {
     const cutoff = now - this.policy.retentionMs;
-    return this.db.transaction(() => {
-      let removed = this.db.prepare('DELETE FROM predictions WHERE at < ?').run(cutoff).changes;
-      const newest = this.db.prepare('SELECT MAX(seq) AS seq, COUNT(*) AS count FROM predictions').get() as {
-        seq: number | null;
-        count: number;
-      };
-      if (newest.seq !== null && newest.count > this.policy.maxRows) {
-        // seq grows with every insert, so the newest max_rows predictions are the highest seqs.
-        const keepFrom = (
-          this.db
-            .prepare('SELECT seq FROM predictions ORDER BY seq DESC LIMIT 1 OFFSET ?')
-            .get(this.policy.maxRows - 1) as {
-            seq: number;
-          }
-        ).seq;
-        removed += this.db.prepare('DELETE FROM predictions WHERE seq < ?').run(keepFrom).changes;
-      }
-      this.db.prepare('DELETE FROM feedback WHERE at < ?').run(cutoff);
-      this.db.prepare('DELETE FROM resources WHERE at < ?').run(cutoff);
-      return removed;
-    })();
+    let removed = this.deleteInChunks(
+      'DELETE FROM predictions WHERE seq IN (SELECT seq FROM predictions WHERE at < ? LIMIT ?)',
+      cutoff,
+    );
+    const newest = this.db.prepare('SELECT MAX(seq) AS seq, COUNT(*) AS count FROM predictions').get() as {
+      seq: number | null;
+      count: number;
+    };
+    if (newest.seq !== null && newest.count > this.policy.maxRows) {
+      // seq grows with every insert, so the newest max_rows predictions are the highest seqs.
+      const keepFrom = (
+        this.db
+          .prepare('SELECT seq FROM predictions ORDER BY seq DESC LIMIT 1 OFFSET ?')
+          .get(this.policy.maxRows - 1) as {
+          seq: number;
+        }
+      ).seq;
+      removed += this.deleteInChunks(
+        'DELETE FROM predictions WHERE seq IN (SELECT seq FROM predictions WHERE seq < ? ORDER BY seq LIMIT ?)',
+        keepFrom,
+      );
+    }
+    this.deleteInChunks('DELETE FROM feedback WHERE seq IN (SELECT seq FROM feedback WHERE at < ? LIMIT ?)', cutoff);
+    this.deleteInChunks(
+      'DELETE FROM resources WHERE rowid IN (SELECT rowid FROM resources WHERE at < ? LIMIT ?)',
+      cutoff,
+    );
+    return removed;
+  }
+
+  /** Runs a `... < ? LIMIT ?` delete RETENTION_CHUNK rows at a time (one short transaction each); returns the total. */
+  private deleteInChunks(sql: string, bound: number): number {
+    const statement = this.db.prepare(sql);
+    let total = 0;
+    for (;;) {
+      const changes = statement.run(bound, RETENTION_CHUNK).changes;
+      total += changes;
+      if (changes < RETENTION_CHUNK) return total;
+    }
   }
 
   /** Records labels and business events (rows with a request id and any other fields); returns how many. */

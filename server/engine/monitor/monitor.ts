@@ -4,6 +4,7 @@
 // every monitoring.interval and carries out the actions of what fired (rollback, retrain); the CLI
 // builds the same report from the files alone, with the server stopped.
 import type { AlertRecord, ConceptDriftState, DriftReport, KpiValue, MonitorReport } from '../../shared/deployments';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../data/sources';
 import type { DeploymentSpec } from '../deploy/spec';
@@ -16,6 +17,7 @@ import type { MonitorFigures, RuleOutcome } from './alerts';
 import { conceptDetector, driftBetween } from './driftBridge';
 import { evaluateKpi, parseKpi } from './kpi';
 import { ingestLabelSource } from './labelSource';
+import { deploymentDir } from './log';
 import type { FeedbackRow, PredictionLog, RequestSummary } from './log';
 import { ALL, operationalFigures, operationalSeries } from './operational';
 import { labelledRows, performanceMetrics, performanceSeries, rowError, taskOf } from './performance';
@@ -30,6 +32,12 @@ export const ALERT_WINDOW_MS = 60_000;
  * takes --since. It bounds the work of a round at high request rates.
  */
 export const ROUND_PERIOD_MS = 15 * 60_000;
+/**
+ * The report a round writes to report.json (and `cairn monitor report` builds by default): the last
+ * hour in one-minute buckets. Alert rules on KPIs still read the last ROUND_PERIOD_MS of it.
+ */
+export const REPORT_PERIOD_MS = 3_600_000;
+export const REPORT_BUCKET_MS = 60_000;
 /** Labelled performance looks back this far, plus monitoring.labels.delay. */
 export const PERFORMANCE_WINDOW_MS = 3_600_000;
 /** The newest rows of the drift window compared with the reference at most (bounds memory and time). */
@@ -81,7 +89,10 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
     const ingested = ingestLabelSource(log, source, display, monitoring.labels.joinKey, now);
     for (const problem of ingested.problems) input.warn?.(`Labels: ${problem}`);
   }
-  const built = await buildReport({ ...input, sinceMs: input.sinceMs ?? ROUND_PERIOD_MS }, { cacheDrift: true });
+  const built = await buildReport(
+    { ...input, sinceMs: input.sinceMs ?? ROUND_PERIOD_MS },
+    { cacheDrift: true, figuresSinceMs: ROUND_PERIOD_MS },
+  );
   const warnings = built.warnings;
   const figures = built.figures;
 
@@ -173,7 +184,8 @@ export function performanceMinimum(input: Pick<MonitorInput, 'root' | 'spec' | '
 /** The report of a period and the figures alert rules read at its end. */
 export async function buildReport(
   input: MonitorInput,
-  options: { cacheDrift?: boolean } = {},
+  /** figuresSinceMs: KPI alert figures over only the end of the period (the report keeps the whole). */
+  options: { cacheDrift?: boolean; figuresSinceMs?: number } = {},
 ): Promise<{
   report: MonitorReport;
   figures: MonitorFigures;
@@ -229,9 +241,20 @@ export async function buildReport(
   }
 
   await nextTurn();
-  const kpis = kpisOf(input, summaries, log.feedbackOfWindow({ from, to }), warnings);
+  const feedback = log.feedbackOfWindow({ from, to });
+  const kpis = kpisOf(input, summaries, feedback, warnings);
+  const figuresFrom = options.figuresSinceMs === undefined ? from : Math.max(from, to - options.figuresSinceMs);
+  const figureKpis =
+    figuresFrom === from
+      ? kpis
+      : kpisOf(
+          input,
+          summaries.filter((summary) => summary.at >= figuresFrom),
+          feedback,
+          [],
+        );
   const kpiFigures: Record<string, number | null> = {};
-  for (const kpi of kpis) {
+  for (const kpi of figureKpis) {
     kpiFigures[kpi.name] = kpi.byArm[ALL] ?? null;
     for (const [arm, value] of Object.entries(kpi.byArm)) kpiFigures[`${kpi.name}.${arm}`] = value;
   }
@@ -262,6 +285,49 @@ export async function buildReport(
     status: null,
   };
   return { report, figures, performanceMin: performanceMinimum(input), warnings };
+}
+
+/** Where the server's monitor process keeps the report of its latest round. */
+export function roundReportPath(root: string, deployment: string): string {
+  return path.join(deploymentDir(root, deployment), 'report.json');
+}
+
+/** Writes a round's report whole (a temporary file renamed over the old one): a reader never sees half. */
+export function writeRoundReport(root: string, report: MonitorReport): void {
+  const file = roundReportPath(root, report.deployment);
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, JSON.stringify(report));
+  fs.renameSync(temporary, file);
+}
+
+/**
+ * The report of the latest round when it covers this period and bucket and is recent: written less
+ * than two intervals ago (two rounds ago when a round takes longer than the interval). Else null.
+ */
+export function readRoundReport(
+  root: string,
+  deployment: string,
+  wanted: { sinceMs: number; bucketMs: number; intervalMs: number; now: number },
+): MonitorReport | null {
+  const file = roundReportPath(root, deployment);
+  let text: string;
+  let written: number;
+  try {
+    written = fs.statSync(file).mtimeMs;
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  let report: MonitorReport;
+  try {
+    report = JSON.parse(text) as MonitorReport;
+  } catch {
+    return null;
+  }
+  if (report.deployment !== deployment || report.bucketMs !== wanted.bucketMs) return null;
+  if (report.to - report.from !== wanted.sinceMs) return null;
+  const roundMs = Math.max(0, written - report.generatedAt);
+  return wanted.now - written <= 2 * Math.max(wanted.intervalMs, roundMs) ? report : null;
 }
 
 /**
