@@ -46,6 +46,12 @@ function ensureChampion(workspace, note) {
   const listed = cairn(workspace, ['models', 'list']).models.find((model) => model.name === MODEL);
   if (listed?.aliases.champion) return;
   if (!listed) {
+    // Run alone (CAIRN_E2E_GREP=deploy), no earlier case has trained the weather model: train it.
+    if (!fs.existsSync(path.join(workspace, 'weather', 'models', 'model.onnx'))) {
+      const run = cairnResult(workspace, ['run', 'weather/pipeline.yaml']);
+      if (run.code !== 0) throw new Error(`training the weather model failed: ${short(run.stderr || run.stdout, 600)}`);
+      note('trained the weather model (cairn run weather/pipeline.yaml)');
+    }
     const args = [
       'models',
       'register',

@@ -268,9 +268,23 @@ export const MODEL_TESTS = [
       if (!/succeeded/.test(runRows[0])) throw new Error(`the run row does not show its status: ${runRows[0]}`);
       await ctx.shot('runs listed');
 
-      const olderRow = wb.page.locator(`.monaco-list-row[aria-label^="${older.name}: "]`).first();
-      await olderRow.hover();
-      await olderRow.locator('.action-label[aria-label="Star Run"]').click({ timeout: 10_000 });
+      // A click on the star of a row the view replaces at that moment (it re-reads the store) reaches
+      // the command without its row, which then asks "Star which run?": dismiss and click the fresh
+      // row's star again, as a user would.
+      for (let attempt = 1; ; attempt++) {
+        const olderRow = wb.page.locator(`.monaco-list-row[aria-label^="${older.name}: "]`).first();
+        await olderRow.hover();
+        await olderRow.locator('.action-label[aria-label="Star Run"]').click({ timeout: 10_000 });
+        await delay(1000);
+        const asked = await wb.page
+          .locator('.quick-input-widget .quick-input-box input[placeholder="Star which run?"]')
+          .isVisible()
+          .catch(() => false);
+        if (!asked) break;
+        ctx.note(`attempt ${attempt}: the click reached a replaced row; clicking the star again`);
+        await wb.keyboard.press('Escape');
+        if (attempt === 3) throw new Error('three clicks on the star of a run all reached a replaced row');
+      }
       const starred = await waitUntil(
         async () => {
           const rows = await treeRows(wb.page, '');
