@@ -186,6 +186,11 @@ export function checkDeployment(
   problems.push(...checkDataPath(workspace, folder, referencePathNode, 'drift reference'));
   for (const item of stringItems(mapGet(mapGet(monitoring, 'retrain'), 'data')))
     problems.push(...checkDataPath(workspace, folder, item.node, 'retrain data'));
+  // Labels arrive after deploying, so a missing file is normal; only where it points is checked.
+  const labelsNode = mapGet(mapGet(monitoring, 'labels'), 'source');
+  problems.push(
+    ...checkDataPath(workspace, folder, labelsNode, 'labels file').filter((problem) => problem.severity === 'error'),
+  );
   const alerts = mapGet(monitoring, 'alerts');
   const alertNames: string[] = [];
   if (isSeq(alerts)) {
@@ -254,7 +259,8 @@ function checkDataPath(workspace: Workspace, folder: string, node: YamlNode | nu
   const value = scalarString(node);
   if (!value || !node) return [];
   const relativePath = joinPath(folder, value);
-  if (escapesWorkspace(relativePath))
+  // joinPath would turn '/etc/x' into 'etc/x': an absolute path escapes by itself.
+  if (path.posix.isAbsolute(value) || path.win32.isAbsolute(value) || escapesWorkspace(relativePath))
     return [
       {
         severity: 'error',

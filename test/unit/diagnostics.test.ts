@@ -399,6 +399,26 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'a deployment whose labels file or retrain data is an absolute path outside the workspace',
+    files: {
+      'api.deploy.yaml': yaml`
+        model: churn@champion
+        monitoring:
+          labels: { source: /etc/passwd }
+          retrain:
+            experiment: churn.experiment.yaml
+            data: [/var/data/new.csv]
+      `,
+    },
+    file: 'api.deploy.yaml',
+    expect: [
+      "1:8 warning model-unknown | No pipeline declares the model 'churn'",
+      "3:21 error path-escapes | The labels file '/etc/passwd' is outside the workspace.",
+      "5:17 error experiment-missing | The retrain experiment 'churn.experiment.yaml' does not exist.",
+      "6:12 error path-escapes | The retrain data '/var/data/new.csv' is outside the workspace.",
+    ],
+  },
+  {
     name: 'a model artifact that no stage produces',
     files: {
       'pipeline.yaml': yaml`
