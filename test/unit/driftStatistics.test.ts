@@ -109,6 +109,8 @@ describe('drift: statistics by hand', () => {
     assert.equal(comparison.ksDistance, 0.5);
     assert.ok(Math.abs(comparison.wasserstein - 1) < 1e-15);
     assert.equal(comparison.distinctValues, 4);
+    assert.equal(comparison.referenceDistinct, 3);
+    assert.equal(comparison.currentDistinct, 2);
   });
 
   it("Sturges edges: ⌈log2 n⌉ + 1 equal bins over both samples' range", () => {

@@ -56,29 +56,32 @@ interface FeatureReply {
  * counts their distinct values, the reference's deviation, and walks both. Self-contained: its source runs in the workers.
  */
 function prepareFeature(task: FeatureTask, helpers: Helpers): FeatureReply {
-  const arrays: Float64Array[] = [];
-  const sides = task.sides.map((side, index) => {
-    let values = new Float64Array(side.buffer, 0, side.length);
-    if (side.sorted) {
-      arrays.push(values);
-      return { buffer: null, length: side.length, runs: null, deviation: null };
-    }
+  const arrays = task.sides.map((side) => {
+    const values = new Float64Array(side.buffer, 0, side.length);
+    if (side.sorted) return values;
     let size = 0;
     for (let at = 0; at < values.length; at++) {
       const value = values[at] as number;
       if (value - value === 0) values[size++] = value; // finite: NaN and ±Infinity give NaN
     }
-    values = helpers.sortFloat64(values.subarray(0, size), helpers.workspace);
-    arrays.push(values);
-    return {
-      buffer: side.buffer,
-      length: size,
-      runs: helpers.sortedRuns(values, helpers.runLimit),
-      // Only the reference's deviation is used (it norms the Wasserstein distance).
-      deviation: index === 0 && size > 0 ? helpers.standardDeviation(values) : null,
-    };
+    return helpers.sortFloat64(values.subarray(0, size), helpers.workspace);
   });
   const comparison = helpers.compareSorted(arrays[0] as Float64Array, arrays[1] as Float64Array);
+  const sides = arrays.map((values, index) => {
+    if (task.sides[index]?.sorted) return { buffer: null, length: values.length, runs: null, deviation: null };
+    // The walk counted each side's distinct values: the value counts are taken only when few.
+    const distinct = index === 0 ? comparison.referenceDistinct : comparison.currentDistinct;
+    return {
+      buffer: values.buffer,
+      length: values.length,
+      runs:
+        distinct <= helpers.runLimit
+          ? helpers.sortedRuns(values, helpers.runLimit)
+          : { distinct, values: null, counts: null },
+      // Only the reference's deviation is used (it norms the Wasserstein distance).
+      deviation: index === 0 && values.length > 0 ? helpers.standardDeviation(values) : null,
+    };
+  });
   return { sides, comparison };
 }
 

@@ -14,9 +14,15 @@ export interface SortedComparison {
   wasserstein: number;
   /** Distinct values in both samples together. */
   distinctValues: number;
+  /** Distinct values in each sample. */
+  referenceDistinct: number;
+  currentDistinct: number;
 }
 
-/** Walks two ascending samples once: KS distance, Wasserstein distance, distinct values. */
+/**
+ * Walks two ascending samples once: KS distance, Wasserstein distance, distinct values.
+ * Self-contained: its source also runs in a worker thread (parallel.ts).
+ */
 export function compareSorted(reference: Float64Array, current: Float64Array): SortedComparison {
   const nr = reference.length;
   const nc = current.length;
@@ -26,6 +32,8 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
   // numerator (exact in a double for samples up to 10^7), divided once at the end.
   let widest = 0;
   let distinctValues = 0;
+  let referenceDistinct = 0;
+  let currentDistinct = 0;
   // Wasserstein: the gap after each distinct value times the step to the next, summed with
   // Neumaier's compensation (inlined: this loop runs over millions of values).
   let sum = 0;
@@ -38,8 +46,14 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
   let nextCurrent = nc > 0 ? (current[0] as number) : Number.POSITIVE_INFINITY;
   while (i < nr || j < nc) {
     const value = nextReference < nextCurrent ? nextReference : nextCurrent;
-    while (nextReference === value) nextReference = ++i < nr ? (reference[i] as number) : Number.POSITIVE_INFINITY;
-    while (nextCurrent === value) nextCurrent = ++j < nc ? (current[j] as number) : Number.POSITIVE_INFINITY;
+    if (nextReference === value) {
+      referenceDistinct++;
+      while (nextReference === value) nextReference = ++i < nr ? (reference[i] as number) : Number.POSITIVE_INFINITY;
+    }
+    if (nextCurrent === value) {
+      currentDistinct++;
+      while (nextCurrent === value) nextCurrent = ++j < nc ? (current[j] as number) : Number.POSITIVE_INFINITY;
+    }
     if (distinctValues > 0) {
       const term = previousGap * (value - previousValue);
       const total = sum + term;
@@ -54,7 +68,13 @@ export function compareSorted(reference: Float64Array, current: Float64Array): S
     previousGap = gap;
   }
   const scale = nr * nc;
-  return { ksDistance: widest / scale, wasserstein: (sum + compensation) / scale, distinctValues };
+  return {
+    ksDistance: widest / scale,
+    wasserstein: (sum + compensation) / scale,
+    distinctValues,
+    referenceDistinct,
+    currentDistinct,
+  };
 }
 
 /** The distinct values of an ascending sample and, when there are at most `limit`, each with its count. */
