@@ -209,6 +209,22 @@ describe('cairn deploy (real server processes)', function () {
     assert.equal(token.mode & 0o777, 0o600);
     const refused = await fetch(`${status.url ?? ''}/cairn/v1/status`);
     assert.equal(refused.status, 401);
+    // Bodies that are not what the admin API takes get a 4xx that says so, never a 500 or a cut connection.
+    const admin = {
+      authorization: `Bearer ${fs.readFileSync(path.join(root, '.cairn/deployments/rain/admin.token'), 'utf8').trim()}`,
+    };
+    const notObject = await fetch(`${status.url ?? ''}/cairn/v1/promote`, {
+      method: 'POST',
+      headers: admin,
+      body: 'null',
+    });
+    assert.equal(notObject.status, 400, await notObject.text());
+    const huge = await fetch(`${status.url ?? ''}/cairn/v1/labels`, {
+      method: 'POST',
+      headers: admin,
+      body: Buffer.alloc(65 * 1024 * 1024, 0x20),
+    });
+    assert.equal(huge.status, 413, await huge.text());
 
     const stopped = cairn(root, 'deploy', 'stop', 'rain');
     assert.equal(stopped.status, 0, stopped.stderr);

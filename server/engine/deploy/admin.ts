@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { deploymentDir } from '../monitor/log';
 import { FeedbackError } from '../monitor/log';
+import { BodyTooLarge, ClientGone, readBody } from '../serving/http';
 import { DeploymentActionError } from './deployment';
 import { actorOf, describeError } from './versions';
 import type { Deployment } from './deployment';
@@ -78,7 +79,7 @@ export function adminRoutes(
         send(response, 405, { error: `Use POST for /cairn/v1/${route} (GET only for status).` });
         return true;
       }
-      const text = await readBody(request);
+      const text = (await readBody(request, MAX_BODY)).toString('utf8');
       if (feedback) {
         const rows = parseFeedback(text);
         const added = deployment.predictionLog.addFeedback(rows, {
@@ -89,7 +90,12 @@ export function adminRoutes(
         send(response, 200, { accepted: added });
         return true;
       }
-      const body = text.trim() ? (JSON.parse(text) as Record<string, unknown>) : {};
+      const parsed: unknown = text.trim() ? JSON.parse(text) : {};
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        send(response, 400, { error: 'The body must be a JSON object such as {"reason": "...", "actor": "..."}.' });
+        return true;
+      }
+      const body = parsed as Record<string, unknown>;
       const actor = actorOf(body['actor']);
       const reason = typeof body['reason'] === 'string' ? body['reason'] : null;
       switch (route) {
@@ -114,7 +120,11 @@ export function adminRoutes(
           return true;
       }
     } catch (error) {
-      if (error instanceof DeploymentActionError) send(response, 409, { error: error.message });
+      // A client that went away mid-body has nobody left to answer.
+      if (error instanceof ClientGone) return true;
+      if (error instanceof BodyTooLarge)
+        send(response, 413, { error: 'The body is larger than 64 MB; send it in parts.' });
+      else if (error instanceof DeploymentActionError) send(response, 409, { error: error.message });
       else if (error instanceof FeedbackError || error instanceof SyntaxError)
         send(response, 400, { error: error.message });
       else send(response, 500, { error: describeError(error) });
@@ -158,24 +168,6 @@ function sameToken(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new FeedbackError('The body is larger than 64 MB; send it in parts.'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
