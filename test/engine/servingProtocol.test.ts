@@ -273,6 +273,11 @@ describe('serving protocols', function () {
     assert.equal((await get(`${url}/v2/health/live`)).status, 200);
     assert.equal((await get(`${url}/ping`)).status, 200);
     assert.equal((await get(`${url}/metrics`, { authorization: 'Bearer s3cret' })).status, 200);
+    // The scheme is case-insensitive; the token is not, and a longer one is refused.
+    assert.equal((await get(`${url}/metrics`, { authorization: 'bearer s3cret' })).status, 200);
+    assert.equal((await get(`${url}/metrics`, { authorization: 'Bearer S3CRET' })).status, 401);
+    assert.equal((await get(`${url}/metrics`, { authorization: 'Bearer s3cret2' })).status, 401);
+    assert.equal((await get(`${url}/metrics`, { authorization: 'Basic s3cret' })).status, 401);
   });
 
   it('serves /metrics in the Prometheus text format with requests, latency, batch sizes and versions', async () => {

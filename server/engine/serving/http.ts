@@ -52,7 +52,9 @@ export function send(
 /** Whether the Authorization header carries the bearer token (compared in constant time). */
 export function hasToken(request: IncomingMessage, token: Buffer): boolean {
   const header = request.headers.authorization;
-  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7).trim());
+  // The scheme is case-insensitive (RFC 9110, section 11.1), as the admin API already treats it.
+  const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header) : null;
+  if (!match?.[1]) return false;
+  const given = Buffer.from(match[1].trim());
   return given.length === token.length && timingSafeEqual(given, token);
 }
