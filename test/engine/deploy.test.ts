@@ -389,6 +389,39 @@ describe('cairn deploy (real server processes)', function () {
     assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
   });
 
+  it('keeps serving (and says so) when the version an alias moved to cannot be loaded', async () => {
+    const port = await freePort();
+    const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    // The registry still knows v2 (signature and all), but its ONNX bytes no longer load.
+    const store = Store.open(root);
+    const objectPath = new Registry(store, root).version('rain', 2)?.objectPath ?? '';
+    store.close();
+    fs.chmodSync(objectPath, 0o644);
+    fs.writeFileSync(objectPath, 'not an onnx model');
+    const moved = await cairnAsync(root, 'models', 'alias', 'rain', 'champion', '2', '--reason', 'broken');
+    assert.equal(moved.status, 0, moved.stderr);
+    const after = await waitFor('the failed swap', () => {
+      const current = statusOf(root, 'rain');
+      return current.events.some((event) => event.kind === 'swap') ? current : null;
+    });
+    const swap = after.events.find((event) => event.kind === 'swap');
+    assert.match(swap?.message ?? '', /cannot hot-swap to rain:2 .*still serving rain:1/);
+    // Later polls do not retry (and record) the same failure again.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const settled = statusOf(root, 'rain');
+    assert.equal(settled.events.filter((event) => event.kind === 'swap').length, 1);
+    assert.equal(settled.stable.version, 1);
+    assert.equal(settled.health, 'healthy');
+    const answer = await infer(status.url ?? '', 'rain');
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal((JSON.parse(answer.body) as { model_version: string }).model_version, '1');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
   it('aborts a canary whose candidate worker dies; the stable version answers meanwhile', async () => {
     const port = await freePort();
     const { root } = workspace(

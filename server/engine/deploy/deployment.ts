@@ -33,6 +33,8 @@ export class Deployment {
   private startedAt = 0;
   private readonly now: () => number;
   private stopping = false;
+  /** The stable and fallback versions a hot swap could not load; not tried again until an alias moves on. */
+  private unservable: string | null = null;
 
   constructor(
     readonly root: string,
@@ -189,6 +191,14 @@ export class Deployment {
       if (candidate && sameVersion(candidate, stable)) candidate = null;
       const rolloutChanged = this.state.rolloutDigest !== this.spec.rolloutDigest;
       this.state.rolloutDigest = this.spec.rolloutDigest;
+      const wanted = `${label(stable)} ${fallback ? label(fallback) : '-'}`;
+      if (wanted === this.unservable) {
+        // A swap to these versions failed already: keep serving what is served (see below).
+        stable = this.versions.stable;
+        fallback = this.versions.fallback;
+      } else {
+        this.unservable = null;
+      }
       const stableMoved = !sameVersion(stable, this.versions.stable);
       const fallbackMoved =
         (fallback ? label(fallback) : null) !== (this.versions.fallback ? label(this.versions.fallback) : null);
@@ -206,6 +216,8 @@ export class Deployment {
       )
         return;
       const before = this.versions.stable;
+      const previousFallback = this.versions.fallback;
+      const previousStable = this.state.stable;
       this.versions = { stable, candidate: this.versions.candidate, fallback };
       this.state.stable = served(this.spec.model.ref, stable);
       if (servedCandidate && candidate === null && rolloutActive(this.state.rollout)) {
@@ -228,7 +240,21 @@ export class Deployment {
         await this.engine.setVersions(this.versions);
         this.event(promoted ? 'promote' : 'abort', reason);
       } else if (stableMoved || fallbackMoved) {
-        await this.engine.setVersions(this.versions);
+        try {
+          await this.engine.setVersions(this.versions);
+        } catch (error) {
+          // The engine still serves what it served: the status says so, and the event says why.
+          this.versions = { ...this.versions, stable: before, fallback: previousFallback };
+          this.state.stable = previousStable;
+          this.unservable = wanted;
+          this.event(
+            'swap',
+            `cannot hot-swap to ${label(stable)} (${trigger}): ${describeError(error)}; still serving ${label(before)}`,
+          );
+          this.refreshWorkers();
+          this.save('serving');
+          return;
+        }
       }
       if (stableMoved)
         this.event(
