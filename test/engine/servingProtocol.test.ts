@@ -175,6 +175,7 @@ describe('serving protocols', function () {
     assertClose((fromCsv.body as { predictions: unknown }).predictions, expected, 'csv');
     const unsupported = await post(`${url}/invocations`, 'x', { 'content-type': 'application/xml' });
     assert.equal(unsupported.status, 415);
+    assert.equal((unsupported.body as { error_code: string }).error_code, 'BAD_REQUEST');
     assert.ok(records.filter((each) => each.protocol === 'mlflow' && each.status === 200).length >= 5);
   });
 

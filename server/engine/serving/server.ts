@@ -431,7 +431,7 @@ export class ModelServer {
       const body =
         protocol === 'mlflow'
           ? {
-              error_code: status === 400 ? 'BAD_REQUEST' : status >= 500 ? 'INTERNAL_ERROR' : 'REQUEST_LIMIT_EXCEEDED',
+              error_code: mlflowErrorCode(status),
               message,
             }
           : { error: message };
@@ -711,4 +711,14 @@ export class ModelServer {
       this.log(`onPrediction failed: ${(failure as Error).message}`);
     }
   }
+}
+
+/** MLflow's error code for an HTTP status: limits are REQUEST_LIMIT_EXCEEDED, not every other 4xx. */
+function mlflowErrorCode(status: number): string {
+  if (status === 413 || status === 429) return 'REQUEST_LIMIT_EXCEEDED';
+  if (status === 503) return 'TEMPORARILY_UNAVAILABLE';
+  if (status >= 500) return 'INTERNAL_ERROR';
+  if (status === 404) return 'RESOURCE_DOES_NOT_EXIST';
+  if (status === 401) return 'UNAUTHENTICATED';
+  return 'BAD_REQUEST';
 }
