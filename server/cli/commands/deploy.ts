@@ -102,6 +102,8 @@ async function deployFileCommand(context: CommandContext): Promise<number> {
     throw new UsageError(
       `${spec.relativeFile}: server.token_env names ${tokenEnv}, but ${tokenEnv} is not set. Set it (export ${tokenEnv}=...) and deploy again.`,
     );
+  const exposed = exposureWarning(host ?? spec.server.host, tokenEnv);
+  if (exposed) process.stderr.write(`cairn: warning: ${spec.relativeFile}: ${exposed}\n`);
   if (foreground) return serveCommand({ ...context, args: [absolute, ...hostPortArgs(host, port)] }, true);
   const store = Store.open(root);
   try {
@@ -318,6 +320,13 @@ function portOption(text: string | undefined): number | undefined {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port needs a port number (0 picks a free one), got '${text}'.`);
   return port;
+}
+
+/** A warning when the server listens beyond this machine with no serving token; null otherwise. */
+export function exposureWarning(host: string, tokenEnv: string | null): string | null {
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (loopback || tokenEnv !== null) return null;
+  return `the server listens on ${host} without a serving token: anyone who reaches the port can predict and post labels. Set server.token_env, or keep host 127.0.0.1.`;
 }
 
 function hostPortArgs(host: string | undefined, port: number | undefined): string[] {
