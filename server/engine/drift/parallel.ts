@@ -1,8 +1,8 @@
 // Sorting columns on worker threads: a million-row reference and current sample of 20 features
 // is forty sorts, which two cores do in about half the time of one. The workers run the source of
 // the functions themselves (each self-contained: what it calls comes in as a parameter), so this
-// works the same from the bundled CLI and from TypeScript run by tsx; the arrays travel as
-// transferred buffers, never copied back.
+// works the same from the bundled CLI and from TypeScript run by tsx; sorted arrays come back as
+// transferred buffers, never copied.
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { sortFloat64 } from './sort';
@@ -10,8 +10,11 @@ import type { SortWorkspace } from './sort';
 import { compareSorted, sortedRuns, standardDeviation } from './statistics';
 import type { SortedComparison, SortedRuns } from './statistics';
 
-/** One side of a numeric feature for a worker: its sample already sorted, or a fresh copy of the column to clean and sort. */
-export type NumericSide = { sorted: Float64Array } | { raw: () => Float64Array };
+/**
+ * One side of a numeric feature: its sample already sorted; a caller's column, which is left as it
+ * is (a worker gets a copy); or an array of numbers of our own, which the worker takes whole.
+ */
+export type NumericSide = { sorted: Float64Array } | { column: Float64Array } | { numbers: Float64Array };
 
 /** A numeric feature prepared: both sides sorted with their figures, and the walk over both. */
 export interface PreparedFeature {
@@ -40,14 +43,14 @@ interface Helpers {
   runLimit: number;
 }
 
-/** What a feature task carries: per side, a buffer and its length, and whether it is sorted already. */
+/** What a feature task carries: per side, values of the task's own, and whether they are sorted already. */
 interface FeatureTask {
-  sides: { buffer: ArrayBufferLike; length: number; sorted: boolean }[];
+  sides: { values: Float64Array; sorted: boolean }[];
 }
 
 interface FeatureReply {
-  /** The buffer is null for a side that came sorted: the caller has it already. */
-  sides: { buffer: ArrayBufferLike | null; length: number; runs: SortedRuns | null; deviation: number | null }[];
+  /** The values are null for a side that came sorted: the caller has them already. */
+  sides: { values: Float64Array | null; runs: SortedRuns | null; deviation: number | null }[];
   comparison: SortedComparison;
 }
 
@@ -57,7 +60,7 @@ interface FeatureReply {
  */
 function prepareFeature(task: FeatureTask, helpers: Helpers): FeatureReply {
   const arrays = task.sides.map((side) => {
-    const values = new Float64Array(side.buffer, 0, side.length);
+    const values = side.values;
     if (side.sorted) return values;
     let size = 0;
     for (let at = 0; at < values.length; at++) {
@@ -68,12 +71,11 @@ function prepareFeature(task: FeatureTask, helpers: Helpers): FeatureReply {
   });
   const comparison = helpers.compareSorted(arrays[0] as Float64Array, arrays[1] as Float64Array);
   const sides = arrays.map((values, index) => {
-    if (task.sides[index]?.sorted) return { buffer: null, length: values.length, runs: null, deviation: null };
+    if (task.sides[index]?.sorted) return { values: null, runs: null, deviation: null };
     // The walk counted each side's distinct values: the value counts are taken only when few.
     const distinct = index === 0 ? comparison.referenceDistinct : comparison.currentDistinct;
     return {
-      buffer: values.buffer,
-      length: values.length,
+      values,
       runs:
         distinct <= helpers.runLimit
           ? helpers.sortedRuns(values, helpers.runLimit)
@@ -106,7 +108,7 @@ parentPort.on('message', ({ id, task }) => {
     return;
   }
   const reply = prepareFeature(task, helpers);
-  const transfer = reply.sides.filter((side) => side.buffer).map((side) => side.buffer);
+  const transfer = reply.sides.filter((side) => side.values).map((side) => side.values.buffer);
   parentPort.postMessage({ id, reply }, transfer);
 });
 `;
@@ -200,7 +202,7 @@ export async function prepareFeaturesInParallel(
   const answer = (index: number, reply: FeatureReply): void => {
     const pair = features[index] as [NumericSide, NumericSide];
     const [reference, current] = reply.sides.map((side, at): PreparedSide => ({
-      sorted: side.buffer ? new Float64Array(side.buffer, 0, side.length) : sortedOf(pair[at] as NumericSide),
+      sorted: side.values ?? sortedOf(pair[at] as NumericSide),
       ...(side.runs ? { runs: side.runs } : {}),
       ...(side.deviation !== null ? { deviation: side.deviation } : {}),
     }));
@@ -210,13 +212,23 @@ export async function prepareFeaturesInParallel(
       comparison: reply.comparison,
     });
   };
-  const taskOf = (pair: [NumericSide, NumericSide]): { task: FeatureTask; transfer: ArrayBuffer[] } => {
+  // A caller's column goes to a worker as a structured clone: copied while the message is written,
+  // outside this thread's heap, where 32 arrays of 8 MB a report would bring on collections of the
+  // whole heap. On this thread (`inPlace`) it is copied first, the task sorting its values in place.
+  const taskOf = (
+    pair: [NumericSide, NumericSide],
+    inPlace: boolean,
+  ): { task: FeatureTask; transfer: ArrayBuffer[] } => {
     const transfer: ArrayBuffer[] = [];
     const sides = pair.map((side) => {
-      // A sorted side is copied to the worker (the structured clone copies the whole buffer).
-      const values = 'sorted' in side ? (side.sorted.byteOffset === 0 ? side.sorted : side.sorted.slice()) : side.raw();
-      if (!('sorted' in side)) transfer.push(values.buffer as ArrayBuffer);
-      return { buffer: values.buffer, length: values.length, sorted: 'sorted' in side };
+      if ('numbers' in side) {
+        transfer.push(side.numbers.buffer as ArrayBuffer);
+        return { values: side.numbers, sorted: false };
+      }
+      const values = 'sorted' in side ? side.sorted : side.column;
+      // A view on part of a larger buffer would clone the whole buffer: its own part is sliced first.
+      const whole = values.byteOffset === 0 && values.byteLength === values.buffer.byteLength;
+      return { values: (inPlace && 'column' in side) || !whole ? values.slice() : values, sorted: 'sorted' in side };
     });
     return { task: { sides }, transfer };
   };
@@ -229,12 +241,12 @@ export async function prepareFeaturesInParallel(
       workspace: { values: new Float64Array(0), buckets: new Int32Array(0) },
       runLimit: RUN_LIMIT,
     };
-    features.forEach((pair, index) => answer(index, prepareFeature(taskOf(pair).task, helpers)));
+    features.forEach((pair, index) => answer(index, prepareFeature(taskOf(pair, true).task, helpers)));
     return;
   }
   await runOnWorkers(
     features.map((pair, index) => ({
-      task: () => taskOf(pair),
+      task: () => taskOf(pair, false),
       done: (reply) => answer(index, reply as FeatureReply),
     })),
     threads,

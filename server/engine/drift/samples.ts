@@ -162,15 +162,14 @@ export class PreparedColumns {
     return sample;
   }
 
-  /** What a worker needs of the feature's numbers: the sorted sample if known, else a copy of the column; null for text. */
+  /** What a worker needs of the feature's numbers: the sorted sample if known, else the column; null for text. */
   private numericSide(feature: string): NumericSide | null {
     const known = this.samples.get(`n:${feature}`);
     if (known) return known.sorted ? { sorted: known.sorted } : null;
     const values = this.columns[feature] ?? [];
-    // A Float64Array is copied only when its task is sent, so that at most a few copies live at once.
-    if (values instanceof Float64Array) return { raw: () => values.slice() };
+    if (values instanceof Float64Array) return { column: values };
     const numbers = finiteNumbers(values);
-    return numbers ? { raw: () => numbers } : null;
+    return numbers ? { numbers } : null;
   }
 
   /** Takes in a worker's sample (a known one stays as it is). */
