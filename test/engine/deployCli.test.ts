@@ -98,6 +98,28 @@ describe('cairn deploy at its edges (the built CLI)', function () {
     assert.match(result.stderr, /No deployment named nothing/);
   });
 
+  it('says why a detached server did not start, from its own run of the log only', async () => {
+    const root = registered({ 'rain.deploy.yaml': 'model: rain@champion\n' });
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const lines: number[] = [];
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const result = cairn(root, ['deploy', 'rain.deploy.yaml', '--port', String(port)]);
+        assert.equal(result.status, 1, result.stderr);
+        assert.match(result.stderr, /stopped before serving/);
+        assert.match(result.stderr, /EADDRINUSE/);
+        lines.push(result.stderr.split('\n').filter((line) => line.includes('failed to start')).length);
+      }
+      // The second failure shows its own lines, not the first run's as well.
+      assert.equal(lines[1], lines[0]);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it('serves in the foreground until SIGINT, enforcing the serving token and taking labels', async () => {
     const port = await freePort();
     const root = registered({

@@ -60,6 +60,8 @@ export async function startDetached(store: Store, options: StartOptions): Promis
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   writeAdminToken(options.root, options.name);
   const output = fs.openSync(logFile, 'a');
+  // The log keeps earlier runs: a failure shows only what this one wrote.
+  const logStart = fs.fstatSync(output).size;
   const env = { ...process.env };
   delete env['ELECTRON_RUN_AS_NODE'];
   const [node, cli] = options.cli;
@@ -91,10 +93,14 @@ export async function startDetached(store: Store, options: StartOptions): Promis
     if (row && row.pid === pid && row.status === 'serving') return statusOf(store.db, row);
     // A server that failed to start marks its row failed; it may take a moment to exit.
     const failed = row !== null && row.status === 'failed' && row.updatedAt >= spawnedAt;
-    if (exited !== null || failed)
+    if (exited !== null || failed) {
+      // The row is marked failed before the server writes why and exits: let it finish first.
+      const exitDeadline = Date.now() + 3000;
+      while (exited === null && Date.now() < exitDeadline) await sleep(50);
       throw new ControlError(
-        `The server of ${options.name} stopped before serving${exited !== null ? ` (${String(exited)})` : ''}:\n${tail(logFile, 15)}`,
+        `The server of ${options.name} stopped before serving${exited !== null ? ` (${String(exited)})` : ''}:\n${tail(logFile, logStart, 15)}`,
       );
+    }
     if (Date.now() > deadline) {
       try {
         process.kill(-pid, 'SIGTERM');
@@ -297,9 +303,9 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function tail(file: string, lines: number): string {
+function tail(file: string, from: number, lines: number): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return fs.readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '(no log)';
   }
