@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { readDeployment } from '../../server/engine/deploy/spec';
 import { PredictionLog } from '../../server/engine/monitor/log';
 import { buildReport, roundReportPath } from '../../server/engine/monitor/monitor';
+import { MonitorProcess } from '../../server/engine/monitor/monitorProcess';
 import { Registry } from '../../server/engine/registry/registry';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { Store } from '../../server/engine/store';
@@ -355,5 +356,42 @@ describe('prediction log retention in chunks', () => {
     // Feedback older than the retention went too: r4000..r4499 stay.
     assert.equal(log.feedback().length, 500);
     log.close();
+  });
+});
+
+describe('MonitorProcess (under tsx: monitorMain.ts)', function () {
+  this.timeout(60_000);
+
+  it('runs rounds in its own process, is started again after it dies, and exits when stopped', async () => {
+    const root = workspace(1000, 500);
+    const spec = readDeployment(path.join(root, 'rain.deploy.yaml'), root);
+    const messages: string[] = [];
+    const monitor = new MonitorProcess({ log: (message) => messages.push(message) });
+    try {
+      const first = await monitor.round({ root, spec, now: Date.now(), pids: [process.pid] });
+      assert.deepEqual(
+        first.fired.map((alert) => alert.rule),
+        ['traffic-seen'],
+      );
+      assert.deepEqual(first.warnings, []);
+      const pid = monitor.pid;
+      assert.ok(pid !== null && pid !== process.pid);
+      const report = JSON.parse(fs.readFileSync(roundReportPath(root, 'rain'), 'utf8')) as MonitorReport;
+      assert.equal(report.drift?.currentRows, 500);
+      assert.equal(report.to - report.from, 3_600_000);
+
+      process.kill(pid, 'SIGKILL');
+      await waitFor('the monitor to be seen gone', () => (monitor.pid === null ? true : null), 10_000);
+      assert.match(messages.join('\n'), /the monitor process exited \(SIGKILL\)/);
+      const second = await monitor.round({ root, spec, now: Date.now(), pids: [process.pid] });
+      assert.deepEqual(second.fired, [], 'the alert still fires: nothing new');
+      const again = monitor.pid;
+      assert.ok(again !== null && again !== pid);
+      monitor.stop();
+      await waitFor('the monitor to exit', () => (alive(again) ? null : true), 10_000);
+      await assert.rejects(monitor.round({ root, spec, now: Date.now(), pids: [] }), /the monitor is stopped/);
+    } finally {
+      monitor.stop();
+    }
   });
 });
