@@ -201,9 +201,11 @@ describe("drift: Evidently's choices", () => {
     assert.deepEqual(driftReport(prepared, current), plain);
     // Both sides at once, feature by feature on the workers or on this thread, from raw columns or
     // with the reference prepared already: the same report, for every test.
+    const untouched = Array.from(reference.n);
     for (const threads of [1, 2]) {
       const both = await PreparedColumns.prepareBoth(reference, current, { threads });
       assert.deepEqual(driftReport(both.reference, both.current), plain);
+      assert.deepEqual(Array.from(reference.n), untouched); // the caller's column is only read
       const again = await PreparedColumns.prepareBoth(prepared, current, { threads });
       assert.equal(again.reference, prepared);
       for (const method of DRIFT_METHODS)

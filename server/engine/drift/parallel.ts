@@ -43,9 +43,12 @@ interface Helpers {
   runLimit: number;
 }
 
-/** What a feature task carries: per side, values of the task's own, and whether they are sorted already. */
+/**
+ * What a feature task carries: per side, its values, whether they are sorted already, and if not
+ * where the sorted sample goes (a place in shared memory as long as the values).
+ */
 interface FeatureTask {
-  sides: { values: Float64Array; sorted: boolean }[];
+  sides: { values: Float64Array; sorted: boolean; target: Float64Array | null }[];
 }
 
 interface FeatureReply {
@@ -61,13 +64,14 @@ interface FeatureReply {
 function prepareFeature(task: FeatureTask, helpers: Helpers): FeatureReply {
   const arrays = task.sides.map((side) => {
     const values = side.values;
-    if (side.sorted) return values;
+    const target = side.target;
+    if (side.sorted || !target) return values;
     let size = 0;
     for (let at = 0; at < values.length; at++) {
       const value = values[at] as number;
-      if (value - value === 0) values[size++] = value; // finite: NaN and ±Infinity give NaN
+      if (value - value === 0) target[size++] = value; // finite: NaN and ±Infinity give NaN
     }
-    return helpers.sortFloat64(values.subarray(0, size), helpers.workspace);
+    return helpers.sortFloat64(target.subarray(0, size), helpers.workspace);
   });
   const comparison = helpers.compareSorted(arrays[0] as Float64Array, arrays[1] as Float64Array);
   const sides = arrays.map((values, index) => {
@@ -108,8 +112,8 @@ parentPort.on('message', ({ id, task }) => {
     return;
   }
   const reply = prepareFeature(task, helpers);
-  const transfer = reply.sides.filter((side) => side.values).map((side) => side.values.buffer);
-  parentPort.postMessage({ id, reply }, transfer);
+  // The sorted samples are in shared memory: the reply carries views, nothing is copied.
+  parentPort.postMessage({ id, reply });
 });
 `;
 
@@ -212,23 +216,38 @@ export async function prepareFeaturesInParallel(
       comparison: reply.comparison,
     });
   };
+  // The sorted samples go to shared memory, one block per side, allocated once: 32 arrays of 8 MB
+  // a report, each allocated apart on this thread, would bring on collections of its whole heap.
+  // (Two blocks, so that a reference kept for later reports does not keep the current sample.)
+  const sideLength = (side: NumericSide): number =>
+    'column' in side ? side.column.length : 'numbers' in side ? side.numbers.length : 0;
+  const blocks = [0, 1].map(
+    (at) => new SharedArrayBuffer(8 * features.reduce((sum, pair) => sum + sideLength(pair[at] as NumericSide), 0)),
+  );
+  const offsets = [0, 0];
+  const targets = features.map((pair) =>
+    pair.map((side, at) => {
+      const length = sideLength(side);
+      if (length === 0) return null;
+      const target = new Float64Array(blocks[at] as SharedArrayBuffer, (offsets[at] as number) * 8, length);
+      offsets[at] = (offsets[at] as number) + length;
+      return target;
+    }),
+  );
   // A caller's column goes to a worker as a structured clone: copied while the message is written,
-  // outside this thread's heap, where 32 arrays of 8 MB a report would bring on collections of the
-  // whole heap. On this thread (`inPlace`) it is copied first, the task sorting its values in place.
-  const taskOf = (
-    pair: [NumericSide, NumericSide],
-    inPlace: boolean,
-  ): { task: FeatureTask; transfer: ArrayBuffer[] } => {
+  // outside this thread's heap; an array of our own is transferred.
+  const taskOf = (index: number): { task: FeatureTask; transfer: ArrayBuffer[] } => {
     const transfer: ArrayBuffer[] = [];
-    const sides = pair.map((side) => {
+    const sides = (features[index] as [NumericSide, NumericSide]).map((side, at) => {
+      const target = targets[index]?.[at] ?? null;
       if ('numbers' in side) {
         transfer.push(side.numbers.buffer as ArrayBuffer);
-        return { values: side.numbers, sorted: false };
+        return { values: side.numbers, sorted: false, target };
       }
       const values = 'sorted' in side ? side.sorted : side.column;
       // A view on part of a larger buffer would clone the whole buffer: its own part is sliced first.
       const whole = values.byteOffset === 0 && values.byteLength === values.buffer.byteLength;
-      return { values: (inPlace && 'column' in side) || !whole ? values.slice() : values, sorted: 'sorted' in side };
+      return { values: whole ? values : values.slice(), sorted: 'sorted' in side, target };
     });
     return { task: { sides }, transfer };
   };
@@ -241,12 +260,12 @@ export async function prepareFeaturesInParallel(
       workspace: { values: new Float64Array(0), buckets: new Int32Array(0) },
       runLimit: RUN_LIMIT,
     };
-    features.forEach((pair, index) => answer(index, prepareFeature(taskOf(pair, true).task, helpers)));
+    features.forEach((_, index) => answer(index, prepareFeature(taskOf(index).task, helpers)));
     return;
   }
   await runOnWorkers(
-    features.map((pair, index) => ({
-      task: () => taskOf(pair, false),
+    features.map((_, index) => ({
+      task: () => taskOf(index),
       done: (reply) => answer(index, reply as FeatureReply),
     })),
     threads,
