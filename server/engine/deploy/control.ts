@@ -119,17 +119,30 @@ export async function adminCall(
   row: DeploymentRow,
   route: string,
   body: Record<string, unknown> = {},
+  timeoutMs = 60_000,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const token = readAdminToken(root, row.name);
   if (!token) throw new ControlError(`No admin token for ${row.name} (.cairn/deployments/${row.name}/admin.token).`);
   const base = row.state.url;
   if (!base) throw new ControlError(`${row.name} has no address recorded.`);
-  const response = await fetch(`${base}/cairn/v1/${route}`, {
-    method: route === 'status' ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(route === 'status' ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
+  // A hung server must not hang the CLI (or the editor that spawned it); stop falls back to a signal.
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${base}/cairn/v1/${route}`, {
+      method: route === 'status' ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(route === 'status' ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'TimeoutError')) throw error;
+    throw new Error(
+      `The server of ${row.name} at ${base} did not answer '${route}' within ${timeoutMs / 1000} s. See ${path.relative(root, serverLogPath(root, row.name))}.`,
+      { cause: error },
+    );
+  }
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
