@@ -234,22 +234,22 @@ export async function prepareFeaturesInParallel(
       return target;
     }),
   );
-  // A caller's column goes to a worker as a structured clone: copied while the message is written,
-  // outside this thread's heap; an array of our own is transferred.
+  // A column is copied once, straight into its place in shared memory, where the worker cleans
+  // and sorts it (a structured clone would copy it twice: into the message and out of it).
   const taskOf = (index: number): { task: FeatureTask; transfer: ArrayBuffer[] } => {
-    const transfer: ArrayBuffer[] = [];
     const sides = (features[index] as [NumericSide, NumericSide]).map((side, at) => {
       const target = targets[index]?.[at] ?? null;
-      if ('numbers' in side) {
-        transfer.push(side.numbers.buffer as ArrayBuffer);
-        return { values: side.numbers, sorted: false, target };
+      if ('sorted' in side) {
+        // A view on part of a larger buffer would clone the whole buffer: its own part is sliced first.
+        const whole = side.sorted.byteOffset === 0 && side.sorted.byteLength === side.sorted.buffer.byteLength;
+        return { values: whole ? side.sorted : side.sorted.slice(), sorted: true, target: null };
       }
-      const values = 'sorted' in side ? side.sorted : side.column;
-      // A view on part of a larger buffer would clone the whole buffer: its own part is sliced first.
-      const whole = values.byteOffset === 0 && values.byteLength === values.buffer.byteLength;
-      return { values: whole ? values : values.slice(), sorted: 'sorted' in side, target };
+      const values = 'column' in side ? side.column : side.numbers;
+      if (!target) return { values, sorted: false, target };
+      target.set(values);
+      return { values: target, sorted: false, target };
     });
-    return { task: { sides }, transfer };
+    return { task: { sides }, transfer: [] };
   };
   if (Math.min(threads, features.length) <= 1) {
     const helpers: Helpers = {
