@@ -106,7 +106,7 @@ export interface RetrainRecord {
   deployment: string;
   alert: number | null;
   reason: string;
-  status: 'proposed' | 'approved' | 'running' | 'gated-out' | 'rolled-out' | 'failed' | 'declined';
+  status: 'proposed' | 'approved' | 'running' | 'gated-out' | 'registered' | 'rolled-out' | 'failed' | 'declined';
   experiment: string;
   runId: string | null;
   model: string | null;

@@ -281,6 +281,67 @@ describe('cairn deploy (real server processes)', function () {
     assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
   });
 
+  it('serves without a candidate until its alias is set, then starts the canary', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout:',
+        '  strategy: canary',
+        '  candidate: rain@next',
+        '  steps:',
+        '    - { weight: 30, pause: 1m }',
+        '    - { weight: 100 }',
+        '',
+      ].join('\n'),
+    );
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    assert.equal(status.candidate, null);
+    assert.deepEqual(status.traffic, { stable: 100, candidate: 0, mirror: 0 });
+
+    // What a retrain does at its end: the alias the rollout follows now names a new version.
+    assert.equal(cairn(root, 'models', 'alias', 'rain', 'next', '2').status, 0);
+    const rolling = await waitFor('the canary of rain@next', () => {
+      const current = statusOf(root, 'rain');
+      return current.candidate?.version === 2 && current.traffic.candidate === 30 ? current : null;
+    });
+    assert.equal(rolling.rollout.phase, 'progressing');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('refuses a candidate that takes other inputs than the stable version, naming both', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout: { strategy: shadow, candidate: rain@wide }',
+        '',
+      ].join('\n'),
+    );
+    const store = Store.open(root);
+    try {
+      const registry = new Registry(store, root);
+      registry.register({
+        name: 'rain',
+        onnxPath: writeLogisticModel(root, 'models/wide.onnx', [0.1, 0.2, 0.3, 0.4], 0),
+      });
+      registry.setAlias('rain', 'wide', 3, { reason: 'four features' });
+    } finally {
+      store.close();
+    }
+    const refused = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(refused.status, 2, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /rain@wide cannot serve beside rain@champion: its inputs \(.*4\]\) differ from the stable rain:1's \(.*3\]\)/,
+    );
+  });
+
   it('rolls a canary back by itself when its analysis fails, with the reason recorded', async () => {
     const port = await freePort();
     const { root } = workspace(

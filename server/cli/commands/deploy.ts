@@ -19,6 +19,7 @@ import {
 } from '../../engine/deploy/control';
 import { modelServerEngine } from '../../engine/deploy/modelServerEngine';
 import { deploymentRow } from '../../engine/deploy/records';
+import { candidateNotYetNamed, inputsDifference } from '../../engine/deploy/versions';
 import { serveDeployment } from '../../engine/deploy/serve';
 import { DeploymentSpecError, readDeployment, registryReference } from '../../engine/deploy/spec';
 import type { DeploymentSpec } from '../../engine/deploy/spec';
@@ -291,11 +292,22 @@ function retrainCommand({ args, root, json }: CommandContext): number {
   return 0;
 }
 
-/** Every model the spec names must resolve in the registry before a server starts. */
+/**
+ * Every model the spec names must resolve in the registry before a server starts, except a candidate
+ * alias not set yet (such as the challenger a retrain will register): the rollout waits for it.
+ */
 function checkModels(store: Store, root: string, spec: DeploymentSpec): void {
   const registry = new Registry(store, root);
-  for (const reference of [spec.model, spec.rollout.candidate, spec.fallback.model]) {
-    if (reference) registry.resolve(registryReference(reference));
+  const stable = registry.resolve(registryReference(spec.model));
+  for (const reference of [spec.rollout.candidate, spec.fallback.model]) {
+    if (!reference) continue;
+    if (reference === spec.rollout.candidate && candidateNotYetNamed(registry, reference)) continue;
+    const version = registry.resolve(registryReference(reference));
+    const difference = inputsDifference(stable, version);
+    if (difference !== null)
+      throw new DeploymentSpecError(
+        `${spec.relativeFile}: ${reference.ref} cannot serve beside ${spec.model.ref}: ${difference}. Name a version trained on the same features.`,
+      );
   }
 }
 

@@ -16,7 +16,17 @@ import type { DeploymentState } from './records';
 import { abortRollout, idleRollout, promoteRollout, rolloutActive, startRollout, tickRollout } from './rollout';
 import type { RolloutAction, RolloutDecision } from './rollout';
 import { registryReference } from './spec';
-import { canRestore, describeError, label, sameVersion, served, trafficText, withWorkers } from './versions';
+import {
+  canRestore,
+  candidateNotYetNamed,
+  describeError,
+  label,
+  sameVersion,
+  served,
+  trafficText,
+  withWorkers,
+  inputsDifference,
+} from './versions';
 import type { DeploymentSpec, ModelRef } from './spec';
 
 /** A request the control plane refuses (nothing to promote or roll back); the message says why. */
@@ -29,6 +39,8 @@ export class Deployment {
   state!: DeploymentState;
   private engine!: ServingEngine;
   private versions!: { stable: ModelVersion; candidate: ModelVersion | null; fallback: ModelVersion | null };
+  /** Candidates left out because their inputs differ from the stable version's (recorded once each). */
+  private readonly refusedCandidates = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private startedAt = 0;
   private readonly now: () => number;
@@ -65,7 +77,7 @@ export class Deployment {
     const now = this.now();
     this.startedAt = now;
     const stable = this.resolve(this.spec.model);
-    const candidateVersion = this.spec.rollout.candidate ? this.resolve(this.spec.rollout.candidate) : null;
+    const candidateVersion = this.resolveCandidate(stable);
     const candidate = candidateVersion && !sameVersion(candidateVersion, stable) ? candidateVersion : null;
     const fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
     const previous = deploymentRow(this.store.db, this.spec.name);
@@ -182,7 +194,7 @@ export class Deployment {
       let fallback: ModelVersion | null;
       try {
         stable = this.resolve(this.spec.model);
-        candidate = this.spec.rollout.candidate ? this.resolve(this.spec.rollout.candidate) : null;
+        candidate = this.resolveCandidate(stable);
         fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
       } catch (error) {
         this.log(`${trigger}: ${describeError(error)}`);
@@ -501,6 +513,25 @@ export class Deployment {
 
   private resolve(reference: ModelRef): ModelVersion {
     return this.registry.resolve(registryReference(reference));
+  }
+
+  /**
+   * The candidate's version, or null when the spec names none, its alias is not set yet, or it takes
+   * other inputs than the stable version (every request routed to it would be refused): that one is
+   * recorded once and left out until the reference names another version.
+   */
+  private resolveCandidate(stable: ModelVersion): ModelVersion | null {
+    const reference = this.spec.rollout.candidate;
+    if (!reference || candidateNotYetNamed(this.registry, reference)) return null;
+    const candidate = this.resolve(reference);
+    const difference = inputsDifference(stable, candidate);
+    if (difference === null) return candidate;
+    const key = `${candidate.model}:${candidate.version}`;
+    if (!this.refusedCandidates.has(key)) {
+      this.refusedCandidates.add(key);
+      this.event('abort', `candidate ${label(candidate)} is not rolled out: ${difference}`);
+    }
+    return null;
   }
 
   private describeVersions(): string {

@@ -133,7 +133,7 @@ export class RetrainLoop {
       ? `registered ${model}:${version} as @${end.registered.alias ?? ''}; rolled out as ${this.deployment.spec.rollout.strategy}`
       : `registered ${model}:${version}${end.registered.alias ? ` as @${end.registered.alias}` : ''}; the deployment's candidate (${candidate?.ref ?? 'none'}) does not follow it, so nothing was rolled out`;
     updateRetrain(db, retrain.id, {
-      status: followed ? 'rolled-out' : 'gated-out',
+      status: followed ? 'rolled-out' : 'registered',
       model,
       version,
       runId: end.sweepRunId,

@@ -2,7 +2,9 @@
 // resumed, and the workers' pids and health as the status shows them.
 import type { DeploymentHealth, ServedVersion, TrafficSplit } from '../../shared/deployments';
 import { currentActor } from '../registry/registry';
+import type { ModelVersion, Registry } from '../registry/registry';
 import type { DeploymentState } from './records';
+import type { ModelRef } from './spec';
 
 type Named = { model: string; version: number };
 
@@ -72,4 +74,28 @@ export function withWorkers(
       ? 'healthy'
       : 'degraded';
   return { stable: stableNow, candidate: candidateNow, pids, health };
+}
+
+/**
+ * Whether a candidate reference names an alias of a registered model that is not set yet (such as
+ * the challenger a retrain will register): the deployment serves without a candidate until it is.
+ */
+export function candidateNotYetNamed(registry: Registry, reference: ModelRef): boolean {
+  return (
+    reference.alias !== null &&
+    registry.hasModel(reference.name) &&
+    registry.aliasVersion(reference.name, reference.alias) === null
+  );
+}
+
+/** Why two versions cannot share requests (their inputs differ: names, types or shapes), or null. */
+export function inputsDifference(stable: ModelVersion, candidate: ModelVersion): string | null {
+  const describe = (version: ModelVersion): string =>
+    version.signature.inputs
+      .map((input) => `${input.name} ${input.type} [${(input.shape ?? []).join(', ')}]`)
+      .join('; ');
+  const [was, is] = [describe(stable), describe(candidate)];
+  return was === is
+    ? null
+    : `its inputs (${is}) differ from the stable ${label(stable)}'s (${was}), so every request sent to it would be refused`;
 }
