@@ -294,21 +294,28 @@ function retrainCommand({ args, root, json }: CommandContext): number {
 
 /**
  * Every model the spec names must resolve in the registry before a server starts, except a candidate
- * alias not set yet (such as the challenger a retrain will register): the rollout waits for it.
+ * alias not set yet (such as the challenger a retrain will register): the rollout waits for it. A
+ * fallback model must take the stable version's inputs; a candidate that does not is left out by
+ * the server (with an event) until its reference names another version, which is said here.
  */
 function checkModels(store: Store, root: string, spec: DeploymentSpec): void {
   const registry = new Registry(store, root);
   const stable = registry.resolve(registryReference(spec.model));
-  for (const reference of [spec.rollout.candidate, spec.fallback.model]) {
-    if (!reference) continue;
-    if (reference === spec.rollout.candidate && candidateNotYetNamed(registry, reference)) continue;
-    const version = registry.resolve(registryReference(reference));
-    const difference = inputsDifference(stable, version);
+  const fallback = spec.fallback.model;
+  if (fallback) {
+    const difference = inputsDifference(stable, registry.resolve(registryReference(fallback)));
     if (difference !== null)
       throw new DeploymentSpecError(
-        `${spec.relativeFile}: ${reference.ref} cannot serve beside ${spec.model.ref}: ${difference}. Name a version trained on the same features.`,
+        `${spec.relativeFile}: the fallback ${fallback.ref} cannot answer for ${spec.model.ref}: ${difference}. Name a version trained on the same features.`,
       );
   }
+  const candidate = spec.rollout.candidate;
+  if (!candidate || candidateNotYetNamed(registry, candidate)) return;
+  const difference = inputsDifference(stable, registry.resolve(registryReference(candidate)));
+  if (difference !== null)
+    process.stderr.write(
+      `cairn: warning: ${spec.relativeFile}: the candidate ${candidate.ref} is not rolled out beside ${spec.model.ref}: ${difference}. The rollout waits until ${candidate.ref} names a version trained on the same features.\n`,
+    );
 }
 
 function withStore<T>(root: string, work: (store: Store | null) => T): T {
