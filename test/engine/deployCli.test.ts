@@ -118,6 +118,13 @@ describe('cairn deploy at its edges (the built CLI)', function () {
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
+    // A server that failed to start is gone: it does not come back once the port is free.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const answered = await fetch(`http://127.0.0.1:${port}/v2/health/live`).then(
+      () => true,
+      () => false,
+    );
+    assert.equal(answered, false, 'a failed server came back and answers on the freed port');
   });
 
   it('serves in the foreground until SIGINT, enforcing the serving token and taking labels', async () => {

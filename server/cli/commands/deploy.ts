@@ -165,7 +165,10 @@ async function serveCommand(context: CommandContext, announce: boolean): Promise
     process.stderr.write(
       `cairn: ${path.basename(file)}: the server did not start: ${error instanceof Error ? error.message : String(error)}\n`,
     );
-    return 1;
+    // Whatever the failed start left behind (a worker's channel, a timer, a late reconcile) must not
+    // keep this process alive, or bring it back to serve once the port is free: it ends here. Its
+    // children end when their channel to it closes.
+    process.exit(1);
   }
   const onSignal = (signal: NodeJS.Signals): void => {
     void running.stop('signal', `${signal} received`);
