@@ -16,6 +16,7 @@ import type {
 } from './deployModel';
 import { messageOf } from './experimentUi';
 import { cairnJson } from './runs';
+import { storeSignature } from './storeSignature';
 
 /** How often the views read the CLI again while a deployment runs. */
 const POLL_INTERVAL_MS = 4000;
@@ -147,18 +148,6 @@ export class DeployData implements vscode.Disposable {
     for (const disposable of this.disposables) disposable.dispose();
     this.changed.dispose();
   }
-}
-
-async function storeSignature(root: string): Promise<string> {
-  const parts = await Promise.all(
-    ['cairn.db', 'cairn.db-wal'].map((name) =>
-      fs.promises.stat(path.join(root, '.cairn', name)).then(
-        (stat) => (stat.size > 0 ? `${stat.size}@${stat.mtimeMs}` : '-'),
-        () => '-',
-      ),
-    ),
-  );
-  return parts.join(' ');
 }
 
 function exists(file: string): Promise<boolean> {

@@ -2,8 +2,6 @@
 // version; register a model from a run's ONNX artifact; move an alias; approve a version; and run
 // an experiment's sweep (sweeps.ts, registryCommands.ts). Each command is a short adapter over the `cairn` CLI: what
 // it changes, the CLI changes, and its errors reach the user verbatim.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runMarkdown, STARRED_TAG, versionMarkdown } from './experimentsModel';
 import type { RunDetail, RunList } from './experimentsModel';
@@ -15,6 +13,7 @@ import type { ModelTreeNode } from './modelsView';
 import { RegistryCommands } from './registryCommands';
 import { cairnJson } from './runs';
 import { Sweeps } from './sweeps';
+import { storeSignature } from './storeSignature';
 
 /** The store is checked at most once a second, however often its files change. */
 const STORE_CHECK_INTERVAL_MS = 1000;
@@ -130,19 +129,6 @@ class StoreChanges implements vscode.Disposable {
     clearTimeout(this.timer);
     this.watcher.dispose();
   }
-}
-
-/** The size and time of the store and of a non-empty write-ahead log: what a write changes and a read does not. */
-async function storeSignature(root: string): Promise<string> {
-  const parts = await Promise.all(
-    ['cairn.db', 'cairn.db-wal'].map((name) =>
-      fs.promises.stat(path.join(root, '.cairn', name)).then(
-        (stat) => (stat.size > 0 ? `${stat.size}@${stat.mtimeMs}` : '-'),
-        () => '-',
-      ),
-    ),
-  );
-  return parts.join(' ');
 }
 
 async function setStar(

@@ -3,8 +3,6 @@
 // media/experiments.js); answers Compare with `exp compare` and `exp history`, and stars with
 // `exp tag`/`exp untag`. The table refreshes itself, throttled, when the store is written. The
 // webview speaks only experimentsContract.ts.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { failureText, runCli } from './cliProcess';
 import { readConfig } from './config';
@@ -18,6 +16,7 @@ import type {
   TableQuery,
   WebviewMessage,
 } from './webview/experimentsContract';
+import { storeSignature } from './storeSignature';
 
 /** The most rows the table loads; the webview shows only the visible ones. */
 const ROW_LIMIT = 20_000;
@@ -265,19 +264,6 @@ export class ExperimentsTable implements vscode.Disposable {
     const list = await cairnJson<{ runs: ListedRun[] }>(this.extensionUri, folder, ['exp', 'list', '--limit', '500']);
     return list.runs;
   }
-}
-
-/** The size and time of the store and of a write-ahead log that holds frames: a write moves it, a read does not. */
-async function storeSignature(root: string): Promise<string> {
-  const parts = await Promise.all(
-    ['cairn.db', 'cairn.db-wal'].map((name) =>
-      fs.promises.stat(path.join(root, '.cairn', name)).then(
-        (stat) => (stat.size > 0 ? `${stat.size}@${stat.mtimeMs}` : '-'),
-        () => '-',
-      ),
-    ),
-  );
-  return parts.join(' ');
 }
 
 /** The CLI arguments of a table query. */

@@ -236,6 +236,16 @@ export function retrainRecord(db: Database.Database, id: number): RetrainRecord 
   return raw ? retrainOf(raw) : null;
 }
 
+/** Retrains of the loop newest first, of one deployment or all. */
+export function listRetrains(db: Database.Database, deployment?: string): RetrainRecord[] {
+  const rows = (
+    deployment === undefined
+      ? db.prepare('SELECT * FROM retrains ORDER BY id DESC').all()
+      : db.prepare('SELECT * FROM retrains WHERE deployment = ? ORDER BY id DESC').all(deployment)
+  ) as RetrainRaw[];
+  return rows.map(retrainOf);
+}
+
 /** Retrains of a deployment in a status, oldest first. */
 export function retrainsIn(
   db: Database.Database,

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import type { AlertRecord, DriftReport, RetrainRecord } from '../../shared/deployments';
+import type { AlertRecord, DriftReport } from '../../shared/deployments';
 import type { OperationalFigures } from './operational';
 import type { AlertRule } from '../deploy/spec';
 
@@ -317,59 +317,6 @@ export function listAlerts(
     .prepare(`SELECT * FROM alerts ${where} ORDER BY id DESC LIMIT ${Math.floor(options.limit ?? 1000)}`)
     .all(...values) as AlertRow[];
   return rows.map(alertOf);
-}
-
-interface RetrainRow {
-  id: number;
-  deployment: string;
-  alert: number | null;
-  reason: string;
-  status: string;
-  experiment: string;
-  run_id: string | null;
-  model: string | null;
-  version: number | null;
-  detail: string | null;
-  proposed_at: number;
-  approved_by: string | null;
-  ended_at: number | null;
-}
-
-/** Retrains of the loop newest first, of one deployment or all. */
-export function listRetrains(db: Database.Database, deployment?: string): RetrainRecord[] {
-  const rows = (
-    deployment === undefined
-      ? db.prepare('SELECT * FROM retrains ORDER BY id DESC').all()
-      : db.prepare('SELECT * FROM retrains WHERE deployment = ? ORDER BY id DESC').all(deployment)
-  ) as RetrainRow[];
-  return rows.map((row) => {
-    let message: string | null = null;
-    if (row.detail !== null) {
-      try {
-        const detail = JSON.parse(row.detail) as unknown;
-        const value =
-          detail !== null && typeof detail === 'object' ? (detail as Record<string, unknown>)['message'] : detail;
-        message = typeof value === 'string' ? value : null;
-      } catch {
-        message = row.detail;
-      }
-    }
-    return {
-      id: row.id,
-      deployment: row.deployment,
-      alert: row.alert,
-      reason: row.reason,
-      status: row.status as RetrainRecord['status'],
-      experiment: row.experiment,
-      runId: row.run_id,
-      model: row.model,
-      version: row.version,
-      message,
-      proposedAt: row.proposed_at,
-      approvedBy: row.approved_by,
-      endedAt: row.ended_at,
-    };
-  });
 }
 
 // Webhook ----------------------------------------------------------------------------------------
