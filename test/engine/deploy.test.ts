@@ -4,66 +4,17 @@
 // canary whose predictions shift too far, rolled back by itself with the reason recorded; stop drains
 // requests in flight; and a server killed with SIGKILL restored from the store at the same step.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { DeploymentStatus } from '../../server/shared/deployments';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
+import { cairn, cairnAsync, freePort, statusOf, waitFor } from '../helpers/deployCli';
 
 const repository = path.resolve(__dirname, '../..');
-const cli = path.join(repository, 'dist/cli/cairn.js');
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cairn(root: string, ...args: string[]): Result {
-  const result = spawnSync(process.execPath, [cli, ...args, '--workspace', root], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** Runs the CLI without blocking this process (the test sends requests meanwhile). */
-function cairnAsync(root: string, ...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args, '--workspace', root], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-function statusOf(root: string, name: string): DeploymentStatus {
-  const result = cairn(root, 'deploy', 'status', name, '--json');
-  assert.equal(result.status, 0, result.stderr);
-  const parsed = JSON.parse(result.stdout) as { deployments: DeploymentStatus[] };
-  const found = parsed.deployments.find((deployment) => deployment.name === name);
-  assert.ok(found, `no deployment ${name} in ${result.stdout}`);
-  return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 const FEATURES = 3;
 
@@ -90,16 +41,6 @@ async function sendUntil(url: string, model: string, done: () => boolean, timeou
     }
   }
   return statuses;
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function alive(pid: number | null): boolean {

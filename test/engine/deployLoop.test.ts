@@ -3,53 +3,17 @@
 // the server run the experiment (`cairn exp run`, a real pipeline stage), whose model is registered
 // as @challenger, and the deployment rolls that version out as a canary. Every step is an event.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import type { DeploymentStatus, RetrainRecord } from '../../server/shared/deployments';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
+import { cairn, cairnAsync, freePort, waitFor } from '../helpers/deployCli';
 
 const repository = path.resolve(__dirname, '../..');
-const cli = path.join(repository, 'dist/cli/cairn.js');
-
-function cairn(root: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, ...args, '--workspace', root], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function cairnAsync(
-  root: string,
-  ...args: string[]
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args, '--workspace', root], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 function statusOf(root: string): DeploymentStatus {
   const result = cairn(root, 'deploy', 'status', 'rain', '--json');
@@ -73,16 +37,6 @@ function retrains(root: string): RetrainRecord[] {
     ).map((row) => ({ ...row }) as unknown as RetrainRecord);
   } finally {
     store.close();
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
 

@@ -4,9 +4,8 @@
 // on, and it exits with its server; `cairn monitor report --json` returns the latest round's report
 // while the deployment serves, and builds the report itself otherwise.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { readDeployment } from '../../server/engine/deploy/spec';
 import { PredictionLog } from '../../server/engine/monitor/log';
@@ -18,58 +17,11 @@ import { Store } from '../../server/engine/store';
 import type { DeploymentStatus, MonitorReport } from '../../server/shared/deployments';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
+import { cairn, cairnAsync, freePort, waitFor } from '../helpers/deployCli';
 
 const repository = path.resolve(__dirname, '../..');
 const cli = path.join(repository, 'dist/cli/cairn.js');
 const FEATURES = 20;
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cairn(root: string, ...args: string[]): Result {
-  const result = spawnSync(process.execPath, [cli, ...args, '--workspace', root], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function cairnAsync(root: string, ...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args, '--workspace', root], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function alive(pid: number | null): boolean {
   if (pid === null) return false;
