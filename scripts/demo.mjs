@@ -94,7 +94,16 @@ process.stdout.write("\n== cairn monitor labels (the next day's weather, joined 
 cairn('monitor', 'labels', 'data/demo-labels.jsonl', '--deployment', 'rain-api');
 
 process.stdout.write('\n== cairn monitor drift: the 2015 hold-out days against the 2012-2014 training days\n');
-cairn('monitor', 'drift', '--reference', 'data/features/train.csv', '--current', 'data/features/holdout.csv');
+cairn(
+  'monitor',
+  'drift',
+  '--reference',
+  'data/features/train.csv',
+  '--current',
+  'data/features/holdout.csv',
+  '--features',
+  features.join(','),
+);
 
 process.stdout.write('\n== cairn monitor report rain-api\n');
 cairn('monitor', 'report', 'rain-api', '--since', '1h', '--bucket', '1h');

@@ -24,13 +24,37 @@ export interface StreamDetector {
 
 const prepared = new WeakMap<Columns, PreparedColumns>();
 
-/** The drift report of `current` against `reference`. */
+/**
+ * The numbers of a table in single precision. Requests reach the log as the model's input tensor
+ * (float32 for nearly every ONNX model) while a reference file holds doubles: 1.131301 in the file is
+ * 1.1313010454177856 in the log, so a feature with few values (tested by category) would never match
+ * its reference. Both sides are compared in single precision, which moves continuous statistics by
+ * far less than any threshold.
+ */
+function singlePrecision(columns: DriftColumns): DriftColumns {
+  const result: DriftColumns = {};
+  for (const [name, values] of Object.entries(columns)) {
+    const rounded = new Float64Array(values.length);
+    let numeric = true;
+    for (let index = 0; index < values.length && numeric; index++) {
+      const value = values[index];
+      if (typeof value === 'number') rounded[index] = Math.fround(value);
+      else if (value === null || value === undefined) rounded[index] = Number.NaN;
+      else numeric = false;
+    }
+    result[name] = numeric ? rounded : values;
+  }
+  return result;
+}
+
+/** The drift report of `current` against `reference`, both in single precision. */
 export function driftBetween(reference: Columns, current: DriftColumns, options: DriftOptions): DriftReport {
   let preparedReference = prepared.get(reference);
   if (!preparedReference) {
-    preparedReference = new PreparedColumns(reference);
+    preparedReference = new PreparedColumns(singlePrecision(reference));
     prepared.set(reference, preparedReference);
   }
+  current = singlePrecision(current);
   const method = (DRIFT_METHODS as readonly string[]).includes(options.method)
     ? (options.method as DriftMethod)
     : undefined;
