@@ -15,20 +15,12 @@ import {
   timeTicks,
   valueTicks,
 } from './monitorGeometry';
+import { SERIES_COLOURS } from './experimentsCharts';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 460;
 const HEIGHT = 190;
 const MARGIN = { left: 52, right: 12, top: 10, bottom: 26 };
-
-export const COLOURS = [
-  'var(--vscode-charts-blue)',
-  'var(--vscode-charts-orange)',
-  'var(--vscode-charts-green)',
-  'var(--vscode-charts-purple)',
-  'var(--vscode-charts-red)',
-  'var(--vscode-charts-yellow)',
-];
 
 export interface LineSeries {
   label: string;
@@ -88,7 +80,7 @@ export function lineChart(title: string, unit: string, series: LineSeries[], fro
   const legend = document.createElement('div');
   legend.className = 'legend';
   series.forEach((each, index) => {
-    const colour = COLOURS[index % COLOURS.length] ?? 'currentColor';
+    const colour = SERIES_COLOURS[index % SERIES_COLOURS.length] ?? 'currentColor';
     const d = linePath(each.points, x, y);
     if (d) svg.append(svgElement('path', { d, class: 'series', stroke: colour }));
     // A single point draws no line: mark it.

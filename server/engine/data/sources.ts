@@ -186,7 +186,7 @@ async function parseParquet(bytes: Buffer, displayPath: string): Promise<Table> 
  * Decompressors for the Parquet codecs that hyparquet leaves to the caller, from node:zlib. ZSTD
  * exists in node:zlib only from Node 22.15, so on Node 20 ZSTD files are refused with a fix.
  */
-function parquetCodecs(): Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> {
+export function parquetCodecs(): Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> {
   const codecs: Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> = {
     GZIP: (input) => zlib.gunzipSync(input),
     BROTLI: (input) => zlib.brotliDecompressSync(input),

@@ -7,11 +7,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import * as zlib from 'node:zlib';
 import type { OnnxSignature } from '../registry/signature';
 import { parseJsonLine, plainValue } from '../data/sources';
 import { isRequestError, rowsToTensors } from './inputs';
 import type { TensorValue } from './tensors';
+import { parquetCodecs } from '../data/sources';
 
 /** A value of an input row: a scalar, or a list for an input that takes several values per row. */
 type Cell = number | string | null | readonly Cell[];
@@ -510,17 +510,6 @@ function columnOf(
       if (row >= 0 && row < rows) values[row] = chunk.data[index];
     }
   return values;
-}
-
-/** Decompressors for the Parquet codecs hyparquet leaves to the caller (ZSTD from Node 22.15 only). */
-function parquetCodecs(): Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> {
-  const codecs: Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> = {
-    GZIP: (input) => zlib.gunzipSync(input),
-    BROTLI: (input) => zlib.brotliDecompressSync(input),
-  };
-  const zstd = (zlib as { zstdDecompressSync?: (input: Uint8Array) => Buffer }).zstdDecompressSync;
-  if (zstd) codecs['ZSTD'] = (input) => zstd(input);
-  return codecs;
 }
 
 function emptyBatch(wanted: string[], firstRow: number, withLines = true): InputBatch {
