@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { floatTensor } from './onnx';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -66,15 +67,6 @@ export function mlpOnnx(options: MlpOptions = {}): Uint8Array {
     );
     current = `h${layer}`;
   }
-  const tensor = (name: string, shape: (string | number)[]): onnxProto.onnx.IValueInfoProto => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size })) },
-      },
-    },
-  });
   const model = onnx.ModelProto.fromObject({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
@@ -85,8 +77,8 @@ export function mlpOnnx(options: MlpOptions = {}): Uint8Array {
       name: 'mlp',
       node: nodes,
       initializer: initializers,
-      input: [tensor('features', ['N', inputs])],
-      output: [tensor('probability', ['N', 1])],
+      input: [floatTensor('features', ['N', inputs])],
+      output: [floatTensor('probability', ['N', 1])],
     },
   });
   return onnx.ModelProto.encode(model).finish();

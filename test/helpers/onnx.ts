@@ -7,9 +7,9 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
-/** The encoded bytes of a logistic regression over `weights.length` features, with optional metadata. */
-export function logisticOnnx(weights: number[], bias = 0, metadata: Record<string, string> = {}): Uint8Array {
-  const tensor = (name: string, shape: (string | number)[]): onnxProto.onnx.IValueInfoProto => ({
+/** A float32 graph input or output: `shape` holds sizes and symbolic dimension names. */
+export function floatTensor(name: string, shape: (string | number)[]): onnxProto.onnx.IValueInfoProto {
+  return {
     name,
     type: {
       tensorType: {
@@ -17,7 +17,11 @@ export function logisticOnnx(weights: number[], bias = 0, metadata: Record<strin
         shape: { dim: shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size })) },
       },
     },
-  });
+  };
+}
+
+/** The encoded bytes of a logistic regression over `weights.length` features, with optional metadata. */
+export function logisticOnnx(weights: number[], bias = 0, metadata: Record<string, string> = {}): Uint8Array {
   const model = onnx.ModelProto.fromObject({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
@@ -34,8 +38,8 @@ export function logisticOnnx(weights: number[], bias = 0, metadata: Record<strin
         { name: 'weights', dataType: FLOAT, dims: [weights.length, 1], floatData: weights },
         { name: 'bias', dataType: FLOAT, dims: [1], floatData: [bias] },
       ],
-      input: [tensor('features', ['N', weights.length])],
-      output: [tensor('probability', ['N', 1])],
+      input: [floatTensor('features', ['N', weights.length])],
+      output: [floatTensor('probability', ['N', 1])],
     },
   });
   return onnx.ModelProto.encode(model).finish();
