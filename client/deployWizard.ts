@@ -3,7 +3,8 @@
 // strategy (direct, canary, A/B, shadow) with the candidate, and a confirmation. The choices are
 // written into the file (deploySpec.ts keeps its other keys and comments), so what runs is what
 // the file says and `cairn deploy FILE` repeats it; then `cairn deploy FILE --json` starts the
-// server, with its progress in a notification.
+// server, with its progress in a notification. Every step keeps its quick pick open when the focus
+// moves (to the editor, to read the file), so a click elsewhere does not lose the answers given.
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -93,7 +94,7 @@ async function pickTarget(folder: vscode.WorkspaceFolder, models: ModelSummary[]
           .sort((a, b) => a.label.localeCompare(b.label)),
         { label: NEW, description: 'NAME.deploy.yaml at the top of the folder', uri: null },
       ],
-      { placeHolder: 'Deploy with which deployment file?' },
+      { placeHolder: 'Deploy with which deployment file?', ignoreFocusOut: true },
     );
     if (!choice) return undefined;
     picked = choice.uri;
@@ -107,6 +108,7 @@ async function pickTarget(folder: vscode.WorkspaceFolder, models: ModelSummary[]
     placeHolder: 'rain-api',
     value: models.length === 1 && models[0] ? suggestedDeploymentName(models[0].name) : '',
     validateInput: (value) => deploymentNameProblem(value.trim()),
+    ignoreFocusOut: true,
   });
   if (!name) return undefined;
   const uri = vscode.Uri.joinPath(folder.uri, `${name.trim()}.deploy.yaml`);
@@ -139,7 +141,10 @@ async function pickModel(models: ModelSummary[], target: Target): Promise<ModelS
         .join(' · '),
       model,
     })),
-    { placeHolder: target.kind === 'new' ? `Deploy which model as ${target.name}?` : 'Deploy which model?' },
+    {
+      placeHolder: target.kind === 'new' ? `Deploy which model as ${target.name}?` : 'Deploy which model?',
+      ignoreFocusOut: true,
+    },
   );
   return picked?.model;
 }
@@ -162,7 +167,7 @@ async function pickVersion(
     description: `v${version}, pinned${version === latest ? ' (latest)' : ''}`,
   }));
   const items = [...aliases, ...versions].filter((item) => item.label !== except);
-  const picked = await vscode.window.showQuickPick(items, { placeHolder });
+  const picked = await vscode.window.showQuickPick(items, { placeHolder, ignoreFocusOut: true });
   return picked?.label;
 }
 
@@ -182,7 +187,11 @@ const STRATEGIES: { label: string; strategy: RolloutStrategy; detail: string }[]
 ];
 
 async function pickStrategy(): Promise<RolloutStrategy | undefined> {
-  const picked = await vscode.window.showQuickPick(STRATEGIES, { placeHolder: 'Roll out how?', matchOnDetail: true });
+  const picked = await vscode.window.showQuickPick(STRATEGIES, {
+    placeHolder: 'Roll out how?',
+    matchOnDetail: true,
+    ignoreFocusOut: true,
+  });
   return picked?.strategy;
 }
 
@@ -197,7 +206,7 @@ async function confirm(choice: DeployChoice, text: string, file: string, created
       },
       { label: 'Cancel', description: '', detail: '' },
     ],
-    { placeHolder: `Deploy ${file}?` },
+    { placeHolder: `Deploy ${file}?`, ignoreFocusOut: true },
   );
   return picked?.label === DEPLOY;
 }

@@ -186,6 +186,14 @@ async function quickInputState(wb) {
   return { kind: 'input', message: message ?? '' };
 }
 
+/** The next question of a quick input; on a timeout, a screenshot and the toasts say what came instead. */
+async function waitForQuickInput(wb, ctx, what) {
+  return waitUntil(async () => quickInputState(wb), { timeout: SLOW, message: what }).catch(async (error) => {
+    await ctx.shot(`no quick input ${what}`);
+    throw new Error(`${error.message}; toasts: ${short(await toasts(wb.page), 800)}`);
+  });
+}
+
 async function pick(wb, match, what) {
   await wb.page.waitForSelector('.quick-input-widget .quick-input-list .monaco-list-row', {
     state: 'visible',
@@ -257,10 +265,7 @@ export const DEPLOY_TESTS = [
         await ctx.shot('deployment named');
         await wb.keyboard.press('Enter');
         // One registered model is taken without asking; several are offered.
-        const next = await waitUntil(async () => quickInputState(wb), {
-          timeout: SLOW,
-          message: 'the model or version pick',
-        });
+        const next = await waitForQuickInput(wb, ctx, 'the model or version pick');
         if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
           await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
         await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
@@ -400,10 +405,7 @@ export const DEPLOY_TESTS = [
         // The existing file is updated: its model and rollout change, its comments stay.
         await wb.runCommand('Cairn: Deploy Model');
         await pick(wb, (row) => row.label === `${NAME}.deploy.yaml`, `the file ${NAME}.deploy.yaml`);
-        const next = await waitUntil(async () => quickInputState(wb), {
-          timeout: SLOW,
-          message: 'the model or version pick',
-        });
+        const next = await waitForQuickInput(wb, ctx, 'the model or version pick');
         if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
           await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
         await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
