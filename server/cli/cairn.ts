@@ -19,6 +19,7 @@ import { validateCommand } from './commands/validate';
 import { WORKER_ARGUMENT } from '../engine/serving/protocol';
 import { runWorker } from '../engine/serving/worker';
 import { MONITOR_ARGUMENT, runMonitorProcess } from '../engine/monitor/monitorProcess';
+import { LOG_WRITER_ARGUMENT, runLogWriterThread } from '../engine/monitor/logWriter';
 
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
@@ -56,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
   if (args[0] === WORKER_ARGUMENT) return runWorker();
   // Hidden: the monitor process of a deployment's server (forked by monitor/monitorProcess.ts).
   if (args[0] === MONITOR_ARGUMENT) return runMonitorProcess();
+  // Hidden: the prediction log's writer thread of a deployment's server (monitor/logWriter.ts).
+  if (args[0] === LOG_WRITER_ARGUMENT) return runLogWriterThread();
   if (args[0] === '--version' || args[0] === 'version') {
     process.stdout.write(`${version}\n`);
     return 0;

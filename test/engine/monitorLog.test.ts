@@ -56,6 +56,50 @@ describe('monitor: the prediction log', function () {
     assert.ok(fs.existsSync(monitorDbPath(root, 'weather-api')));
   });
 
+  it('writes on a writer thread exactly what it writes in process, and says when it is in the file', async () => {
+    const records = Array.from({ length: 5_000 }, (_, index) => record(index, 2_000_000 + index));
+    records[7] = record(7, 2_000_007, { status: 500, error: 'the model failed', outputs: null, fallback: true });
+    const inProcess = PredictionLog.open(makeWorkspace({}), 'd');
+    inProcess.append(records);
+    inProcess.flush();
+    const errors: Error[] = [];
+    const root = makeWorkspace({});
+    const threaded = PredictionLog.open(root, 'd', { writerThread: true, onError: (error) => errors.push(error) });
+    threaded.append(records.slice(0, 2_500));
+    threaded.flush();
+    threaded.append(records.slice(2_500));
+    await threaded.written();
+    // Another connection (as `cairn monitor report` or the monitor process) sees every row.
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    const strip = (rows: ReturnType<PredictionLog['predictions']>): unknown[] =>
+      rows.map(({ seq: _seq, ...rest }) => rest);
+    assert.equal(reader.count(), records.length);
+    assert.deepEqual(strip(reader.predictions()), strip(inProcess.predictions()));
+    assert.deepEqual(errors, []);
+    reader.close();
+    inProcess.close();
+    await threaded.close();
+  });
+
+  it('writes what was appended last when the threaded log closes, and reports a failed write', async () => {
+    const root = makeWorkspace({});
+    const errors: string[] = [];
+    const log = PredictionLog.open(root, 'd', { writerThread: true, onError: (error) => errors.push(error.message) });
+    // A row the table refuses (no request id) fails its flush, is reported, and later flushes go on.
+    log.append([record(1, 10, { requestId: null as unknown as string })]);
+    await log.written();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] ?? '', /1 predictions were not logged: NOT NULL constraint failed: predictions.request_id/);
+    log.append([record(2, 20), record(3, 30)]);
+    await log.close();
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.deepEqual(
+      reader.predictions().map((prediction) => prediction.requestId),
+      ['r2', 'r3'],
+    );
+    reader.close();
+  });
+
   it('keeps inputs for the sampled share only, and always the outputs and latency', () => {
     const root = makeWorkspace({});
     let state = 1;

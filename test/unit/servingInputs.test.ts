@@ -17,6 +17,7 @@ import {
 } from '../../server/engine/serving/inputs';
 import type { Decoded, RequestError } from '../../server/engine/serving/inputs';
 import { parseJson } from '../../server/engine/serving/json';
+import { storedInputsOf } from '../../server/engine/monitor/storedInputs';
 import { predictionRecord } from '../../server/engine/serving/record';
 import { writeLogisticModel } from '../helpers/onnx';
 import { writeMultiInputModel } from '../helpers/servingModels';
@@ -166,6 +167,51 @@ describe('serving inputs', () => {
     assert.match(error(disagreeing), /disagree on the number of rows/);
   });
 
+  it('gives the prediction log the features as one numeric block that stores as the columns would', () => {
+    const cases: Decoded[] = [
+      ok(
+        decodeV2Infer(
+          { inputs: [{ name: 'features', shape: [2, 20], datatype: 'FP32', data: [...row(1), ...row(2)] }] },
+          weather,
+        ),
+      ),
+      ok(
+        decodeV2Infer(
+          { inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] },
+          plain,
+        ),
+      ),
+      ok(
+        decodeV2Infer(
+          {
+            inputs: [
+              { name: 'x', shape: [2, 3], datatype: 'FP32', data: [1.5, NaN, 3, 4, 5, 6] },
+              { name: 'count', shape: [2, 1], datatype: 'INT64', data: [7, 8] },
+              { name: 'mask', shape: [2], datatype: 'BOOL', data: [true, false] },
+            ],
+          },
+          multi,
+        ),
+      ),
+    ];
+    for (const decoded of cases) {
+      const block = decoded.numericColumns();
+      assert.ok(block);
+      assert.deepEqual(block.names, Object.keys(decoded.columns));
+      const columns = Object.values(decoded.columns);
+      assert.deepEqual(Array.from(block.data), columns.flat());
+      // The log stores the block exactly as it stored the columns: same names text, same bytes.
+      const record = { rows: decoded.rows, inputs: decoded.columns };
+      const fromColumns = storedInputsOf(record);
+      const fromBlock = storedInputsOf({ ...record, numericInputs: () => decoded.numericColumns() });
+      assert.ok(fromColumns && fromBlock);
+      assert.equal(fromBlock.names, fromColumns.names);
+      assert.deepEqual(Buffer.from(fromBlock.data), Buffer.from(fromColumns.data));
+    }
+    const texts = { rows: 1, inputs: { city: ['Oslo'] }, numericInputs: () => null };
+    assert.deepEqual(storedInputsOf(texts), { names: '', data: JSON.stringify({ city: ['Oslo'] }) });
+  });
+
   it('decodes the four MLflow payloads to the same tensor, mapping columns by feature_names', () => {
     // Columns in another order than the model's, plus an extra column that is not a feature.
     const columns = ['user_id', ...[...NAMES].reverse()];
@@ -311,7 +357,7 @@ describe('serving inputs', () => {
         fallback: false,
         key: null,
       },
-      () => ({ f0: [1, 2] }),
+      { columns: { f0: [1, 2] } },
       two,
     );
     assert.deepEqual(JSON.parse(JSON.stringify(record)).outputs, {

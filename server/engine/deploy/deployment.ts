@@ -60,6 +60,7 @@ export class Deployment {
     this.predictionLog = PredictionLog.open(root, spec.name, {
       policy: spec.monitoring.log,
       autoFlush: true,
+      writerThread: true,
       onError: (error) => log(`prediction log: ${error.message}`),
     });
   }
@@ -149,6 +150,9 @@ export class Deployment {
   /** One tick of the rollout controller on the candidate's metrics. */
   tick(): Promise<void> {
     return this.enqueue(async () => {
+      if (this.stopping) return;
+      // Labelled metrics read the log: what was answered until now must be in it.
+      await this.predictionLog.written();
       if (this.stopping) return;
       const decision = tickRollout(
         this.spec.rollout,
@@ -304,7 +308,7 @@ export class Deployment {
       this.stopping = true;
       this.save('draining');
       await this.engine.stop({ drainMs: Math.min(this.spec.server.timeoutMs, 30_000) });
-      this.predictionLog.close();
+      await this.predictionLog.close();
       this.state.workers = [];
       this.state.health = 'stopped';
       this.state.url = null;
@@ -459,7 +463,6 @@ export class Deployment {
     if (isServingMetric(metric)) return servingMetric(this.window, arm, metric, since);
     const candidate = this.versions.candidate;
     if (!candidate) return null;
-    this.predictionLog.flush();
     return labelledMetric(this.predictionLog, label(candidate), metric, since);
   }
 

@@ -98,7 +98,7 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
   } catch (error) {
     log(`failed to start: ${describeError(error)}`);
     deployment.event('stop', `failed to start: ${describeError(error)}`);
-    deployment.predictionLog.close();
+    await deployment.predictionLog.close();
     monitor.stop();
     store.db
       .prepare("UPDATE deployments SET status = 'failed', pid = NULL, updated_at = ? WHERE name = ?")

@@ -1,7 +1,8 @@
 // The prediction log of one deployment: `.cairn/deployments/NAME/monitor.db`, a SQLite file of its
 // own (WAL) so that logging every request never contends with the workspace store. The server
-// process appends predictions in batches (one transaction per flush, prepared statements); labels and
-// business events join later by request id; resource samples (CPU, memory) are kept beside them.
+// process appends predictions in batches (one transaction per flush, prepared statements; in the
+// server, on a writer thread: logWriter.ts); labels and business events join later by request id;
+// resource samples (CPU, memory) are kept beside them.
 // Readers (`cairn monitor report`, the monitor loop) query by time window, version and arm.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,7 +10,9 @@ import Database from 'better-sqlite3';
 import { stateDir } from '../store';
 import type { PredictionRecord } from '../serving/record';
 import { FeedbackError, feedbackOf } from './feedback';
-import { decodeInputs, encodeInputs } from './storedInputs';
+import { INSERT_PREDICTION_SQL, LogWriterThread } from './logWriter';
+import type { PredictionInsert } from './logWriter';
+import { decodeInputs, storedInputsOf } from './storedInputs';
 
 /** Where a deployment's files live: `.cairn/deployments/NAME/`. */
 export function deploymentDir(root: string, deployment: string): string {
@@ -170,6 +173,11 @@ export interface PredictionLogOptions {
   readonly?: boolean;
   /** Flush the buffer on a timer (the server); tests and readers flush by hand. */
   autoFlush?: boolean;
+  /**
+   * Write predictions on a worker thread (the server: SQLite's inserts stay off the event loop that
+   * answers requests). `written()` says when they are in the file.
+   */
+  writerThread?: boolean;
   /** Decides which requests keep their inputs; injected so a test controls the sample. */
   random?: () => number;
   /** Where flush failures are reported (the server's log); they never throw into the request path. */
@@ -178,10 +186,12 @@ export interface PredictionLogOptions {
 
 /** The prediction log of one deployment. */
 export class PredictionLog {
-  private buffer: PredictionRecord[] = [];
+  /** Predictions appended and not flushed, already as the insert's arguments. */
+  private buffer: PredictionInsert[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly insertPrediction: Database.Statement | null;
   private readonly insertFeedback: Database.Statement | null;
+  private readonly writer: LogWriterThread | null;
   private readonly random: () => number;
   policy: LogPolicy;
 
@@ -192,14 +202,13 @@ export class PredictionLog {
   ) {
     this.policy = options.policy ?? DEFAULT_LOG_POLICY;
     this.random = options.random ?? Math.random;
+    this.writer = null;
     if (options.readonly) {
       this.insertPrediction = null;
       this.insertFeedback = null;
     } else {
-      this.insertPrediction = db.prepare(
-        `INSERT INTO predictions (request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, input_names, inputs, outputs)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      this.insertPrediction = db.prepare(INSERT_PREDICTION_SQL);
+      if (options.writerThread) this.writer = new LogWriterThread(file, (error) => this.options.onError?.(error));
       this.insertFeedback = db.prepare(
         'INSERT INTO feedback (request_id, at, kind, label, fields) VALUES (?, ?, ?, ?, ?)',
       );
@@ -236,40 +245,56 @@ export class PredictionLog {
 
   /** Queues predictions; they are written at the next flush (every 200 ms, or when the buffer is full). */
   append(records: readonly PredictionRecord[]): void {
-    for (const record of records) this.buffer.push(record);
+    if (!this.insertPrediction) return;
+    // Reduced at once to what is stored: a record holds the request's decoded tensors, and keeping
+    // those until the flush would move them into the old generation (a major GC per flush).
+    for (const record of records) this.buffer.push(this.insertOf(record));
     if (this.buffer.length >= MAX_BUFFERED) this.flushQuietly();
   }
 
-  /** Writes every queued prediction in one transaction; returns how many were written. */
+  private insertOf(record: PredictionRecord): PredictionInsert {
+    const sample = this.policy.sample;
+    const keep = sample >= 1 || (sample > 0 && this.random() < sample);
+    const inputs = keep ? storedInputsOf(record) : null;
+    return [
+      record.requestId,
+      record.at,
+      record.arm,
+      record.version,
+      record.protocol,
+      record.status,
+      record.latencyMs,
+      record.rows,
+      record.fallback ? 1 : 0,
+      record.key,
+      record.error,
+      inputs?.names ?? null,
+      inputs?.data ?? null,
+      record.outputs === null ? null : JSON.stringify(record.outputs),
+    ];
+  }
+
+  /**
+   * Writes every queued prediction in one transaction (with a writer thread: hands them to it, and
+   * `written()` says when they are in the file); returns how many there were.
+   */
   flush(): number {
     const statement = this.insertPrediction;
     if (!statement || this.buffer.length === 0) return 0;
-    const records = this.buffer;
+    const rows = this.buffer;
     this.buffer = [];
-    const sample = this.policy.sample;
-    this.db.transaction(() => {
-      for (const record of records) {
-        const keep = sample >= 1 || (sample > 0 && this.random() < sample);
-        const inputs = keep ? encodeInputs(record.inputs, record.rows) : null;
-        statement.run(
-          record.requestId,
-          record.at,
-          record.arm,
-          record.version,
-          record.protocol,
-          record.status,
-          record.latencyMs,
-          record.rows,
-          record.fallback ? 1 : 0,
-          record.key,
-          record.error,
-          inputs?.names ?? null,
-          inputs?.data ?? null,
-          record.outputs === null ? null : JSON.stringify(record.outputs),
-        );
-      }
-    })();
-    return records.length;
+    if (this.writer) this.writer.write(rows);
+    else
+      this.db.transaction(() => {
+        for (const row of rows) statement.run(row);
+      })();
+    return rows.length;
+  }
+
+  /** Flushes, then resolves when every prediction appended so far is in the file. */
+  async written(): Promise<void> {
+    this.flushQuietly();
+    await this.writer?.settled();
   }
 
   private flushQuietly(): void {
@@ -552,11 +577,13 @@ export class PredictionLog {
   }
 
   /** Flushes what is queued and closes the file. */
-  close(): void {
+  /** Writes what is queued and closes; with a writer thread, resolves when it has finished. */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.flushQuietly();
     this.db.close();
+    await this.writer?.close();
   }
 }
 

@@ -1,5 +1,6 @@
 // How the prediction log stores a request's inputs: numeric columns as one float64 blob (a tenth of
 // the cost of JSON for 20 features, and read back straight into typed arrays), text as JSON.
+import type { NumericColumns, PredictionRecord } from '../serving/record';
 
 /**
  * Inputs as stored: all-numeric columns as one float64 blob, row-major by column (a tenth of the cost
@@ -23,6 +24,18 @@ export function encodeInputs(
       else return { names: '', data: JSON.stringify(inputs) };
     }
   }
+  return encodeNumericColumns({ names, data });
+}
+
+/** A record's inputs as stored: from its numeric block when it has one (no per-feature arrays), else from `inputs`. */
+export function storedInputsOf(
+  record: Pick<PredictionRecord, 'inputs' | 'rows' | 'numericInputs'>,
+): { names: string; data: Buffer | string } | null {
+  const block = record.numericInputs?.();
+  return block ? encodeNumericColumns(block) : encodeInputs(record.inputs, record.rows);
+}
+
+function encodeNumericColumns({ names, data }: NumericColumns): { names: string; data: Buffer } {
   return { names: namesText(names), data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
 }
 

@@ -11,6 +11,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { describeTensor } from '../registry/signature';
 import type { OnnxSignature, TensorSignature } from '../registry/signature';
 import { isList } from './json';
+import type { NumericColumns } from './record';
 import { allocate, elementCount, jsonElements, supportedType, toNumbers } from './tensors';
 import type { TensorData, TensorValue } from './tensors';
 
@@ -26,6 +27,8 @@ export interface Decoded {
    * read (most requests are not sampled into the log, and copying 20,000 values costs time).
    */
   readonly columns: Record<string, number[] | string[]>;
+  /** The same features as one float64 block, or null when an input holds text (the prediction log's form). */
+  numericColumns(): NumericColumns | null;
   /** V2: the request's `id`, echoed in the response. */
   id?: string;
   /** V2 `parameters` or MLflow `params`, as sent. */
@@ -583,6 +586,10 @@ class DecodedRequest implements Decoded {
     this.cached ??= featureColumns(this.tensors, this.rows, this.signature);
     return this.cached;
   }
+
+  numericColumns(): NumericColumns | null {
+    return numericFeatureColumns(this.tensors, this.rows, this.signature);
+  }
 }
 
 function withColumns(base: { tensors: Record<string, TensorValue>; rows: number }, signature: OnnxSignature): Decoded {
@@ -599,20 +606,50 @@ function featureColumns(
   const features = layoutOf(signature).features;
   for (const [name, tensor] of Object.entries(tensors)) {
     const width = rows === 0 ? 0 : tensor.data.length / rows;
-    const names =
-      features && features.input.name === name
-        ? features.names
-        : width === 1
-          ? [name]
-          : Array.from({ length: width }, (_, index) => `${name}_${index}`);
     const all = Array.isArray(tensor.data) ? tensor.data : toNumbers(tensor.data);
     for (let column = 0; column < width; column++) {
       const values = new Array<number | string>(rows);
       for (let row = 0; row < rows; row++) values[row] = all[row * width + column] as number | string;
-      columns[names[column] ?? `${name}_${column}`] = values as number[] | string[];
+      columns[columnName(name, column, width, features)] = values as number[] | string[];
     }
   }
   return columns;
+}
+
+/** featureColumns' features as one column-major float64 block, or null when an input holds text. */
+function numericFeatureColumns(
+  tensors: Record<string, TensorValue>,
+  rows: number,
+  signature: OnnxSignature,
+): NumericColumns | null {
+  let size = 0;
+  for (const name in tensors) {
+    const data = (tensors[name] as TensorValue).data;
+    if (Array.isArray(data)) return null;
+    size += data.length;
+  }
+  const features = layoutOf(signature).features;
+  const names: string[] = [];
+  const block = new Float64Array(size);
+  let offset = 0;
+  for (const [name, tensor] of Object.entries(tensors)) {
+    const data = tensor.data as Exclude<TensorValue['data'], string[]>;
+    const width = rows === 0 ? 0 : data.length / rows;
+    const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
+    for (let column = 0; column < width; column++) {
+      names.push(columnName(name, column, width, features));
+      if (big) for (let row = 0; row < rows; row++) block[offset + row] = Number(data[row * width + column]);
+      else for (let row = 0; row < rows; row++) block[offset + row] = data[row * width + column] as number;
+      offset += rows;
+    }
+  }
+  return { names, data: offset === size ? block : block.subarray(0, offset) };
+}
+
+/** The feature name of element `column` of input `name`: feature_names for the one-input layout, else `name` or `name_j`. */
+function columnName(name: string, column: number, width: number, features: Layout['features']): string {
+  if (features && features.input.name === name) return features.names[column] ?? `${name}_${column}`;
+  return width === 1 ? name : `${name}_${column}`;
 }
 
 /** A table over `{column: values}`; every column must have `rows` values. */

@@ -37,6 +37,24 @@ export interface PredictionRecord {
   fallback: boolean;
   /** The sticky routing key of the request, when it had one. */
   key: string | null;
+  /**
+   * The inputs as one numeric block when every input is numeric (null otherwise): what the prediction
+   * log stores, made straight from the tensors rather than through `inputs`. Records made elsewhere
+   * may leave it out.
+   */
+  numericInputs?(): NumericColumns | null;
+}
+
+/** Numeric features: their names in order and one column-major block (column c, row r at c * rows + r). */
+export interface NumericColumns {
+  names: string[];
+  data: Float64Array;
+}
+
+/** Where a record's inputs come from: the decoded request. */
+export interface RecordInputs {
+  readonly columns: Record<string, (number | string | null)[]>;
+  numericColumns?(): NumericColumns | null;
 }
 
 /** The numeric outputs as columns of one value per row (see PredictionRecord.outputs). */
@@ -69,7 +87,7 @@ export type RecordFields = Omit<PredictionRecord, 'inputs' | 'outputs'>;
  */
 export function predictionRecord(
   fields: RecordFields,
-  inputs: (() => Record<string, (number | string | null)[]>) | null,
+  inputs: RecordInputs | null,
   outputs: Record<string, TensorValue> | null,
 ): PredictionRecord {
   let inputColumns: Record<string, (number | string | null)[]> | null | undefined;
@@ -88,9 +106,10 @@ export function predictionRecord(
     fallback: fields.fallback,
     key: fields.key,
     get inputs() {
-      if (inputColumns === undefined) inputColumns = inputs ? inputs() : null;
+      if (inputColumns === undefined) inputColumns = inputs ? inputs.columns : null;
       return inputColumns;
     },
+    numericInputs: () => inputs?.numericColumns?.() ?? null,
     get outputs() {
       if (outputValues === undefined) outputValues = outputs ? outputColumns(outputs, fields.rows) : null;
       return outputValues;

@@ -703,7 +703,7 @@ export class ModelServer {
             error,
             fallback,
           },
-          decoded ? () => decoded.columns : null,
+          decoded,
           outputs,
         ),
       );

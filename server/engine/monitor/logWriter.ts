@@ -1,0 +1,181 @@
+// The prediction log's writer thread. The model server logs every request; SQLite's inserts of a
+// busy server (tens of microseconds a row, and a transaction that holds the event loop for tens of
+// milliseconds at each flush) cost the HTTP front a third of its CPU and its p99. So the server's
+// PredictionLog hands each flush, already reduced to the insert's arguments, to a worker thread that
+// owns a connection of its own to monitor.db (WAL: readers and the feedback writes of the front go
+// on beside it) and writes it in one transaction. The thread is the CLI bundle itself started with
+// LOG_WRITER_ARGUMENT, or logWriterMain.ts under tsx, as the model workers are (modelHost.ts).
+//
+// What is handed over and not yet written is counted: beyond MAX_QUEUED_ROWS the newest flushes are
+// dropped and reported, rather than letting a stalled disk grow the server's memory without end.
+import * as path from 'node:path';
+import { parentPort, Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { workerCommand } from '../serving/modelHost';
+
+/** The hidden argument of the `cairn` CLI bundle that makes a worker thread the log writer. */
+export const LOG_WRITER_ARGUMENT = '__log-writer';
+
+export const INSERT_PREDICTION_SQL = `INSERT INTO predictions (request_id, at, arm, version, protocol, status, latency_ms, rows, fallback, key, error, input_names, inputs, outputs)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The arguments of one INSERT_PREDICTION_SQL, in its order. */
+export type PredictionInsert = [
+  requestId: string,
+  at: number,
+  arm: string,
+  version: string,
+  protocol: string,
+  status: number,
+  latencyMs: number,
+  rows: number,
+  fallback: 0 | 1,
+  key: string | null,
+  error: string | null,
+  inputNames: string | null,
+  inputs: Uint8Array | string | null,
+  outputs: string | null,
+];
+
+/** Rows handed over and not yet written beyond which new flushes are dropped (about 60 MB). */
+export const MAX_QUEUED_ROWS = 200_000;
+
+type ToWriter =
+  { kind: 'open'; file: string } | { kind: 'insert'; id: number; rows: PredictionInsert[] } | { kind: 'close' };
+type FromWriter = { kind: 'written'; id: number } | { kind: 'failed'; id: number; message: string };
+
+/** The server's side: hands rows to the thread and knows when they are in the file. */
+export class LogWriterThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  /** Flush id → rows in it, for those handed over and not acknowledged yet. */
+  private readonly pending = new Map<number, number>();
+  private queuedRows = 0;
+  private dropped = 0;
+  private readonly waiters: (() => void)[] = [];
+  private exited: Promise<void>;
+  private gone = false;
+
+  constructor(
+    file: string,
+    private readonly onError: (error: Error) => void,
+  ) {
+    const command = workerCommand();
+    this.worker = command.module.endsWith('.ts')
+      ? new Worker(path.join(__dirname, 'logWriterMain.ts'), { execArgv: command.execArgv })
+      : new Worker(command.module, { argv: [LOG_WRITER_ARGUMENT] });
+    this.worker.on('message', (message: FromWriter) => this.receive(message));
+    this.worker.on('error', (error) => this.onError(new Error(`the log writer failed: ${error.message}`)));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', () => {
+        this.gone = true;
+        for (const rows of this.pending.values()) this.queuedRows -= rows;
+        this.pending.clear();
+        this.wake();
+        resolve();
+      }),
+    );
+    this.post({ kind: 'open', file });
+  }
+
+  /** Hands rows to the thread (dropped and reported when it is too far behind or gone). */
+  write(rows: PredictionInsert[]): void {
+    if (rows.length === 0) return;
+    if (this.gone || this.queuedRows + rows.length > MAX_QUEUED_ROWS) {
+      this.dropped += rows.length;
+      this.onError(
+        new Error(
+          this.gone
+            ? `the log writer has exited; ${this.dropped} predictions were not logged`
+            : `the log writer is ${this.queuedRows} predictions behind; ${this.dropped} predictions were not logged`,
+        ),
+      );
+      return;
+    }
+    const id = this.nextId++;
+    this.pending.set(id, rows.length);
+    this.queuedRows += rows.length;
+    this.post({ kind: 'insert', id, rows });
+  }
+
+  /** Resolves when every row handed over so far is written (or has failed, which was reported). */
+  settled(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    const last = this.nextId - 1;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.gone || ![...this.pending.keys()].some((id) => id <= last)) resolve();
+        else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  /** Writes what was handed over, closes the connection and ends the thread. */
+  async close(): Promise<void> {
+    if (!this.gone) this.post({ kind: 'close' });
+    await this.exited;
+  }
+
+  private post(message: ToWriter): void {
+    this.worker.postMessage(message);
+  }
+
+  private receive(message: FromWriter): void {
+    const rows = this.pending.get(message.id);
+    if (rows === undefined) return;
+    this.pending.delete(message.id);
+    this.queuedRows -= rows;
+    if (message.kind === 'failed') this.onError(new Error(`${rows} predictions were not logged: ${message.message}`));
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+}
+
+/** The thread's side: one connection, one transaction per flush, answered in order. */
+export function runLogWriterThread(): Promise<number> {
+  const port = parentPort;
+  if (!port) throw new Error(`${LOG_WRITER_ARGUMENT} runs only as a worker thread of a deployment's server`);
+  let db: Database.Database | null = null;
+  let insert: Database.Statement | null = null;
+  return new Promise((resolve) => {
+    port.on('message', (message: ToWriter) => {
+      if (message.kind === 'open') {
+        db = new Database(message.file);
+        db.pragma('busy_timeout = 5000');
+        db.pragma('synchronous = NORMAL');
+        insert = db.prepare(INSERT_PREDICTION_SQL);
+        return;
+      }
+      if (message.kind === 'close') {
+        db?.close();
+        port.close();
+        resolve(0);
+        return;
+      }
+      try {
+        if (!db || !insert) throw new Error('the log is not open');
+        const statement = insert;
+        db.transaction(() => {
+          for (const row of message.rows) {
+            const inputs = row[12];
+            // A Buffer arrives as a plain Uint8Array; better-sqlite3 binds Buffers as blobs.
+            if (inputs instanceof Uint8Array && !Buffer.isBuffer(inputs))
+              row[12] = Buffer.from(inputs.buffer, inputs.byteOffset, inputs.byteLength);
+            statement.run(row);
+          }
+        })();
+        port.postMessage({ kind: 'written', id: message.id } satisfies FromWriter);
+      } catch (error) {
+        port.postMessage({
+          kind: 'failed',
+          id: message.id,
+          message: error instanceof Error ? error.message : String(error),
+        } satisfies FromWriter);
+      }
+    });
+  });
+}
