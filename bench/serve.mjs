@@ -1,13 +1,17 @@
 // Model server benchmark, printing figures side by side (and JSON with --json):
 //   1. rows/s with requests of 1,000 rows: the Cairn server against onnxruntime's InferenceSession.run
 //      in this process on the same model and batch size, for an MLP 20 → 256 → 256 → 1 (inference is
-//      real work) and for the weather-sized logistic regression; target ≥ 70% of in-process;
+//      real work) and for the weather-sized logistic regression; target ≥ 70% of in-process. Each
+//      request is sent as JSON and with the V2 binary tensor extension (a JSON header, then the raw
+//      float32 bytes), as Triton's and KServe's clients send big tensors;
 //   2. one-row requests, where HTTP is the limit: req/s of the Cairn server against a bare node:http
 //      server that only answers a fixed JSON, with the same load generator settings; target ≥ 70%;
 //   3. p50/p99 latency at fixed request rates (open loop, latency counted from the scheduled time); the
 //      lowest rate shows the cost of one request on an idle server.
 // Every server runs in a child process of its own, so the load generator never shares its event
-// loop; the Cairn server is `cairn deploy FILE --foreground` of the built CLI in a temp workspace
+// loop. Before each measurement the servers are left to finish what the previous one left them (a
+// Cairn server writes its prediction log on a thread of its own, and 1,000-row requests give it
+// megabytes to write), so no figure pays for the work of another; the Cairn server is `cairn deploy FILE --foreground` of the built CLI in a temp workspace
 // where both models are registered. On a 2-core machine the generator, the front process and the
 // model worker share the cores: figures are lower than on a server, and so are the references'.
 //
@@ -61,6 +65,27 @@ function log(line) {
 function v2Body(rows) {
   const data = sampleRows(rows, FEATURES).flat();
   return JSON.stringify({ inputs: [{ name: 'features', shape: [rows, FEATURES], datatype: 'FP32', data }] });
+}
+
+/** The same request with the V2 binary tensor data extension: its body and headers. */
+function v2BinaryRequest(rows) {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        {
+          name: 'features',
+          shape: [rows, FEATURES],
+          datatype: 'FP32',
+          parameters: { binary_data_size: rows * FEATURES * 4 },
+        },
+      ],
+    }),
+  );
+  const data = Float32Array.from(sampleRows(rows, FEATURES).flat());
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+    headers: { 'inference-header-content-length': String(header.length), 'content-type': 'application/octet-stream' },
+  };
 }
 
 /** An in-process reference: `measure(ms)` gives rows/s of InferenceSession.run, one batch after another. */
@@ -136,7 +161,7 @@ async function startBareServer() {
   const script = fileURLToPath(import.meta.url);
   const { child, output } = startChild([...process.execArgv, script, '--bare-server', String(port)]);
   await waitReady(`http://127.0.0.1:${port}/ready`, child, output);
-  return { url: `http://127.0.0.1:${port}/infer`, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}/infer`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 function bareServerMain(port) {
@@ -172,14 +197,17 @@ function buildWorkspace(models) {
   return root;
 }
 
-/** `cairn deploy FILE --foreground` of the built CLI for the model `name`; resolves when ready. */
-async function startCairnServer(root, name) {
+/**
+ * `cairn deploy FILE --foreground` of the built CLI for the model `name` (as the deployment
+ * `bench-DEPLOYMENT`); resolves when ready.
+ */
+async function startCairnServer(root, name, deployment = name) {
   const port = await freePort();
-  const file = path.join(root, `${name}.deploy.yaml`);
+  const file = path.join(root, `${deployment}.deploy.yaml`);
   fs.writeFileSync(
     file,
     [
-      `name: bench-${name}`,
+      `name: bench-${deployment}`,
       `model: ${name}@champion`,
       'server:',
       `  port: ${port}`,
@@ -191,11 +219,58 @@ async function startCairnServer(root, name) {
   );
   const { child, output } = startChild([CLI, 'deploy', file, '--foreground'], { cwd: root });
   await waitReady(`http://127.0.0.1:${port}/v2/health/ready`, child, output);
-  return { url: `http://127.0.0.1:${port}/v2/models/${name}/infer`, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}/v2/models/${name}/infer`, pid: child.pid, stop: () => stopChild(child) };
 }
 
-/** One measured load run; logs a line and says when a request was not answered 200. */
+/** CPU time (clock ticks) used so far by the processes `pids` and their descendants; null without /proc. */
+function treeTicks(pids) {
+  let ticks = 0;
+  const children = new Map();
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return null;
+  }
+  const stats = new Map();
+  for (const entry of entries) {
+    try {
+      // Fields after the command name: state (0), ppid (1), ..., utime (11), stime (12).
+      const fields = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      const pid = Number(entry);
+      stats.set(pid, Number(fields[11]) + Number(fields[12]));
+      const parent = Number(fields[1]);
+      children.set(parent, [...(children.get(parent) ?? []), pid]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const queue = [...pids];
+  while (queue.length > 0) {
+    const pid = queue.pop();
+    ticks += stats.get(pid) ?? 0;
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return ticks;
+}
+
+/** Waits (at most 60 s) until the servers use less than 5% of a core: the previous run's work is done. */
+async function settle() {
+  const deadline = Date.now() + 60_000;
+  let before = treeTicks(serverPids);
+  while (before !== null && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = treeTicks(serverPids);
+    if (after === null || after - before <= 2) return;
+    before = after;
+  }
+}
+
+const serverPids = [];
+
+/** One measured load run, once the servers are quiet; logs a line and says when a request was not answered 200. */
 async function measure(label, options) {
+  await settle();
   const result = await runLoad({ ...options, durationMs });
   const failed = result.completed - (result.statuses['200'] ?? 0);
   log(
@@ -221,22 +296,28 @@ async function main() {
     rounds,
     inProcess: { mlp: [], logistic: [] },
     big: { mlp: [], logistic: [] },
+    bigBinary: { mlp: [], logistic: [] },
     bare: { closed: [], open: {} },
     cairn: { closed: [], open: {} },
   };
   const bigBody = v2Body(BATCH_ROWS);
+  const bigBinary = v2BinaryRequest(BATCH_ROWS);
   const oneBody = v2Body(1);
   const root = buildWorkspace(models);
   const stops = [];
   try {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first.`);
     log('starting the bare node:http server and a Cairn server per model (cairn deploy --foreground) ...');
-    const [bare, mlpServer, logisticServer] = await Promise.all([
+    // One-row requests go to a deployment of their own (the same logistic model), so that its
+    // monitoring works on one-row traffic only, not on what the 1,000-row runs logged.
+    const [bare, mlpServer, logisticServer, oneRowServer] = await Promise.all([
       startBareServer(),
       startCairnServer(root, 'mlp'),
       startCairnServer(root, 'logistic'),
+      startCairnServer(root, 'logistic', 'one-row'),
     ]);
-    stops.push(bare.stop, mlpServer.stop, logisticServer.stop);
+    stops.push(bare.stop, mlpServer.stop, logisticServer.stop, oneRowServer.stop);
+    serverPids.push(bare.pid, mlpServer.pid, logisticServer.pid, oneRowServer.pid);
     const servers = { mlp: mlpServer, logistic: logisticServer };
     const inProcess = {
       mlp: await inProcessRunner(models.mlp, BATCH_ROWS),
@@ -248,30 +329,36 @@ async function main() {
       rows: BATCH_ROWS,
       connections: bigConnections,
     });
+    const bigBinaryLoad = (name) => ({ ...bigLoad(name), ...bigBinary });
     const oneLoad = (url) => ({ url, body: oneBody, connections });
 
     log('warming up ...');
     for (const name of Object.keys(models)) {
       await inProcess[name](warmupMs);
       await runLoad({ ...bigLoad(name), durationMs: warmupMs });
+      await runLoad({ ...bigBinaryLoad(name), durationMs: warmupMs });
     }
     await runLoad({ ...oneLoad(bare.url), durationMs: warmupMs });
-    await runLoad({ ...oneLoad(logisticServer.url), durationMs: warmupMs });
+    await runLoad({ ...oneLoad(oneRowServer.url), durationMs: warmupMs });
 
     for (let round = 1; round <= rounds; round++) {
       log(`round ${round} of ${rounds}`);
       for (const name of Object.keys(models)) {
+        await settle();
         const rowsPerSecond = await inProcess[name](durationMs);
         log(`  ${name} in-process: ${rowsPerSecond} rows/s`);
         figures.inProcess[name].push(rowsPerSecond);
-        figures.big[name].push(await measure(`${name} Cairn, ${BATCH_ROWS}-row requests`, bigLoad(name)));
+        figures.big[name].push(await measure(`${name} Cairn, ${BATCH_ROWS}-row JSON requests`, bigLoad(name)));
+        figures.bigBinary[name].push(
+          await measure(`${name} Cairn, ${BATCH_ROWS}-row binary requests`, bigBinaryLoad(name)),
+        );
       }
       figures.bare.closed.push(await measure('bare node:http, one-row requests', oneLoad(bare.url)));
-      figures.cairn.closed.push(await measure('Cairn logistic, one-row requests', oneLoad(logisticServer.url)));
+      figures.cairn.closed.push(await measure('Cairn logistic, one-row requests', oneLoad(oneRowServer.url)));
     }
     for (const rate of rates) {
       figures.bare.open[rate] = await measure(`bare at ${rate} req/s`, { ...oneLoad(bare.url), rate });
-      figures.cairn.open[rate] = await measure(`Cairn at ${rate} req/s`, { ...oneLoad(logisticServer.url), rate });
+      figures.cairn.open[rate] = await measure(`Cairn at ${rate} req/s`, { ...oneLoad(oneRowServer.url), rate });
     }
   } catch (error) {
     figures.error = error instanceof Error ? error.message : String(error);
@@ -301,15 +388,20 @@ function print(figures) {
     return;
   }
   lines.push(`1. rows/s with ${BATCH_ROWS}-row requests (${bigConnections} connections), target ≥ ${percent(TARGET)}`);
-  lines.push('   model        in-process    Cairn server    ratio');
+  lines.push('   model      request    in-process    Cairn server    ratio');
   for (const name of Object.keys(figures.inProcess)) {
     const inProcess = Math.max(...figures.inProcess[name]);
-    const served = best(figures.big[name], 'rowsPerSecond');
-    const ratio = served.rowsPerSecond / inProcess;
-    lines.push(
-      `   ${name.padEnd(10)} ${String(inProcess).padStart(12)}    ${String(served.rowsPerSecond).padStart(12)}    ${percent(ratio)} ${verdict(ratio)}` +
-        `   (Cairn p50 ${served.latency.p50} ms, p99 ${served.latency.p99} ms per request)`,
-    );
+    for (const [kind, runs] of [
+      ['JSON', figures.big[name]],
+      ['binary', figures.bigBinary[name]],
+    ]) {
+      const served = best(runs, 'rowsPerSecond');
+      const ratio = served.rowsPerSecond / inProcess;
+      lines.push(
+        `   ${name.padEnd(10)} ${kind.padEnd(7)} ${String(inProcess).padStart(12)}    ${String(served.rowsPerSecond).padStart(12)}    ${percent(ratio)} ${verdict(ratio)}` +
+          `   (Cairn p50 ${served.latency.p50} ms, p99 ${served.latency.p99} ms per request)`,
+      );
+    }
   }
   const bare = best(figures.bare.closed, 'requestsPerSecond');
   const cairn = best(figures.cairn.closed, 'requestsPerSecond');

@@ -186,12 +186,29 @@ async function quickInputState(wb) {
   return { kind: 'input', message: message ?? '' };
 }
 
-/** The next question of a quick input; on a timeout, a screenshot and the toasts say what came instead. */
-async function waitForQuickInput(wb, ctx, what) {
-  return waitUntil(async () => quickInputState(wb), { timeout: SLOW, message: what }).catch(async (error) => {
-    await ctx.shot(`no quick input ${what}`);
-    throw new Error(`${error.message}; toasts: ${short(await toasts(wb.page), 800)}`);
-  });
+/**
+ * Runs Deploy Model, answers the deployment file question with `chooseFile`, and returns the next
+ * question (the model or version pick). If the questions vanished instead (no error toast: the
+ * wizard was dismissed, as once seen in CI), a screenshot and a note record it and the command runs
+ * once more, as a user would; a second time is a failure.
+ */
+async function deployWizardAfterFile(wb, ctx, chooseFile) {
+  for (let attempt = 1; ; attempt++) {
+    await wb.runCommand('Cairn: Deploy Model');
+    await chooseFile();
+    const next = await waitUntil(async () => quickInputState(wb), {
+      timeout: SLOW,
+      message: 'the model or version pick',
+    }).catch(() => null);
+    if (next) return next;
+    await ctx.shot(`Deploy Model closed after the file (attempt ${attempt})`);
+    const seen = await toasts(wb.page);
+    if (attempt === 2 || seen.some((text) => /could not deploy/.test(text)))
+      throw new Error(
+        `timed out after ${SLOW / 1000} s waiting for the model or version pick; toasts: ${short(seen, 800)}`,
+      );
+    ctx.note(`Deploy Model closed after the file was chosen (toasts: ${short(seen, 300)}); running it again`);
+  }
 }
 
 async function pick(wb, match, what) {
@@ -248,24 +265,24 @@ export const DEPLOY_TESTS = [
       const file = path.join(workspace, `${NAME}.deploy.yaml`);
       fs.rmSync(file, { force: true });
       try {
-        await wb.runCommand('Cairn: Deploy Model');
-        // A workspace with deployment files asks which one first; a new file is asked by name.
-        const first = await waitUntil(async () => quickInputState(wb), {
-          timeout: SLOW,
-          message: 'the first question of Deploy Model',
+        const next = await deployWizardAfterFile(wb, ctx, async () => {
+          // A workspace with deployment files asks which one first; a new file is asked by name.
+          const first = await waitUntil(async () => quickInputState(wb), {
+            timeout: SLOW,
+            message: 'the first question of Deploy Model',
+          });
+          if (first.kind === 'list')
+            await pick(wb, (row) => row.label.includes('New deployment file'), 'a new deployment file');
+          await waitUntil(async () => (await quickInputState(wb))?.kind === 'input', {
+            timeout: 20_000,
+            message: 'the input box for the deployment name',
+          });
+          await wb.keyboard.press('Control+A');
+          await wb.keyboard.type(NAME, { delay: 10 });
+          await ctx.shot('deployment named');
+          await wb.keyboard.press('Enter');
         });
-        if (first.kind === 'list')
-          await pick(wb, (row) => row.label.includes('New deployment file'), 'a new deployment file');
-        await waitUntil(async () => (await quickInputState(wb))?.kind === 'input', {
-          timeout: 20_000,
-          message: 'the input box for the deployment name',
-        });
-        await wb.keyboard.press('Control+A');
-        await wb.keyboard.type(NAME, { delay: 10 });
-        await ctx.shot('deployment named');
-        await wb.keyboard.press('Enter');
         // One registered model is taken without asking; several are offered.
-        const next = await waitForQuickInput(wb, ctx, 'the model or version pick');
         if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
           await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
         await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);
@@ -403,9 +420,9 @@ export const DEPLOY_TESTS = [
       if (!fs.existsSync(file)) throw new Error(`${NAME}.deploy.yaml is missing: the first deploy case writes it`);
       try {
         // The existing file is updated: its model and rollout change, its comments stay.
-        await wb.runCommand('Cairn: Deploy Model');
-        await pick(wb, (row) => row.label === `${NAME}.deploy.yaml`, `the file ${NAME}.deploy.yaml`);
-        const next = await waitForQuickInput(wb, ctx, 'the model or version pick');
+        const next = await deployWizardAfterFile(wb, ctx, () =>
+          pick(wb, (row) => row.label === `${NAME}.deploy.yaml`, `the file ${NAME}.deploy.yaml`),
+        );
         if (next.kind === 'list' && next.rows.some((row) => row.label === MODEL))
           await pick(wb, (row) => row.label === MODEL, `the model ${MODEL}`);
         await pick(wb, (row) => row.label === `${MODEL}@champion`, `${MODEL}@champion`);

@@ -166,6 +166,16 @@ describe('cairn deploy (real server processes)', function () {
       body: Buffer.alloc(65 * 1024 * 1024, 0x20),
     });
     assert.equal(huge.status, 413, await huge.text());
+    // The wrong method gets a 405 naming the right one; a route that does not exist, a 404.
+    const postStatus = await fetch(`${status.url ?? ''}/cairn/v1/status`, { method: 'POST', headers: admin });
+    assert.equal(postStatus.status, 405);
+    assert.equal(postStatus.headers.get('allow'), 'GET');
+    const getPromote = await fetch(`${status.url ?? ''}/cairn/v1/promote`, { headers: admin });
+    assert.equal(getPromote.status, 405);
+    assert.equal(getPromote.headers.get('allow'), 'POST');
+    const unknown = await fetch(`${status.url ?? ''}/cairn/v1/restart`, { method: 'POST', headers: admin });
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /No admin route 'restart'. Use status, promote, rollback/);
 
     const stopped = cairn(root, 'deploy', 'stop', 'rain');
     assert.equal(stopped.status, 0, stopped.stderr);
@@ -251,6 +261,44 @@ describe('cairn deploy (real server processes)', function () {
       return current.candidate?.version === 2 && current.traffic.candidate === 30 ? current : null;
     });
     assert.equal(rolling.rollout.phase, 'progressing');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
+  it('leaves out a candidate that cannot be loaded, once, and keeps serving the stable version', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout: { strategy: canary, candidate: rain@next, steps: [{ weight: 30, pause: 1m }] }',
+        '',
+      ].join('\n'),
+    );
+    started.push({ root, name: 'rain' });
+    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    // The registry still knows v2 (signature and all), but its ONNX bytes no longer load.
+    const store = Store.open(root);
+    const objectPath = new Registry(store, root).version('rain', 2)?.objectPath ?? '';
+    store.close();
+    fs.chmodSync(objectPath, 0o644);
+    fs.writeFileSync(objectPath, 'not an onnx model');
+    assert.equal(cairn(root, 'models', 'alias', 'rain', 'next', '2').status, 0);
+    const refused = await waitFor('the refused candidate', () => {
+      const current = statusOf(root, 'rain');
+      return current.events.some((event) => /candidate rain:2 is not rolled out/.test(event.message)) ? current : null;
+    });
+    assert.equal(refused.candidate, null, 'the status does not claim a candidate it does not serve');
+    assert.deepEqual(refused.traffic, { stable: 100, candidate: 0, mirror: 0 });
+    // Later polls do not load (and record) it again.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const settled = statusOf(root, 'rain');
+    assert.equal(settled.events.filter((event) => /is not rolled out/.test(event.message)).length, 1);
+    assert.equal(settled.candidate, null);
+    assert.equal(settled.health, 'healthy');
+    const answer = await infer(status.url ?? '', 'rain');
+    assert.equal(answer.status, 200, answer.body);
     assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
   });
 

@@ -162,7 +162,6 @@ describe('cairn monitor (the built CLI)', function () {
     result = cairn(root, 'monitor', 'alerts', 'api');
     assert.match(result.stdout, /^ID +DEPLOYMENT +RULE +SEVERITY +STATE/);
     assert.match(result.stdout, /error-rate-high +critical +firing +0\.1 /);
-    assert.equal(cairn(root, 'monitor', 'alerts', 'other').stdout, 'No alerts for other.\n');
 
     result = cairn(root, 'monitor', 'retrains', 'api', '--json');
     const retrains = (JSON.parse(result.stdout) as { retrains: RetrainRecord[] }).retrains;
@@ -192,6 +191,15 @@ describe('cairn monitor (the built CLI)', function () {
     result = cairn(root, 'monitor', 'labels', 'labels.jsonl', '--deployment', 'nope');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /No deployment 'nope'/);
+    // A file that is not there is bad input, said plainly (not a misused command).
+    result = cairn(root, 'monitor', 'labels', 'missing.jsonl', '--deployment', 'api');
+    assert.equal(result.status, 2);
+    assert.equal(result.stderr, 'cairn: missing.jsonl: cannot read the file (it does not exist).\n');
+    for (const command of ['alerts', 'retrains']) {
+      result = cairn(root, 'monitor', command, 'nope');
+      assert.equal(result.status, 2, command);
+      assert.match(result.stderr, /No deployment 'nope' in /, command);
+    }
     result = cairn(root, 'monitor', 'report', 'api.deploy.yaml', '--since', 'soon');
     assert.equal(result.status, 2);
     assert.match(result.stderr, /--since needs a duration such as 30s/);

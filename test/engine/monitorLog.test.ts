@@ -100,6 +100,33 @@ describe('monitor: the prediction log', function () {
     reader.close();
   });
 
+  it('drops and reports flushes while its writer thread is too far behind, and logs again once it caught up', async () => {
+    const root = makeWorkspace({});
+    const errors: string[] = [];
+    // About 400 bytes per one-row record with 20 features: a 3 kB allowance takes one flush of 5.
+    const log = PredictionLog.open(root, 'd', {
+      writerThread: true,
+      maxQueuedBytes: 3_000,
+      onError: (error) => errors.push(error.message),
+    });
+    log.append([0, 1, 2, 3, 4].map((index) => record(index, index)));
+    log.flush();
+    // The thread cannot have answered yet (this turn of the event loop has not ended): these wait on it.
+    log.append([5, 6, 7, 8, 9].map((index) => record(index, index)));
+    log.flush();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] ?? '', /the log writer is 0 MB behind; 5 predictions were not logged/);
+    await log.written();
+    log.append([record(10, 10)]);
+    await log.close();
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.deepEqual(
+      reader.predictions().map((prediction) => prediction.requestId),
+      ['r0', 'r1', 'r2', 'r3', 'r4', 'r10'],
+    );
+    reader.close();
+  });
+
   it('keeps inputs for the sampled share only, and always the outputs and latency', () => {
     const root = makeWorkspace({});
     let state = 1;

@@ -85,8 +85,10 @@ function readFeedbackFile(file: string, display: string): { rows: Record<string,
   try {
     bytes = fs.readFileSync(file);
   } catch (error) {
-    throw new UsageError(
-      `${display}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)}).`,
+    // Bad input rather than a misused command: exit 2 with the reason, without the usage hint.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError(
+      `${display}: cannot read the file (${code === 'ENOENT' ? 'it does not exist' : (code ?? String(error))}).`,
     );
   }
   const extension = path.extname(file).toLowerCase();
@@ -169,6 +171,7 @@ function labelsCommand({ root, json, args }: CommandContext): number {
 function alertsCommand({ root, json, args }: CommandContext): number {
   rejectUnknownOptions(args);
   const name = optionalName(args);
+  if (name !== undefined) knownDeployment(root, name);
   const alerts: AlertRecord[] = hasStore(root)
     ? withStore(root, (store) => listAlerts(store.db, name === undefined ? {} : { deployment: name }))
     : [];
@@ -206,6 +209,7 @@ function alertTable(alerts: readonly AlertRecord[]): string {
 function retrainsCommand({ root, json, args }: CommandContext): number {
   rejectUnknownOptions(args);
   const name = optionalName(args);
+  if (name !== undefined) knownDeployment(root, name);
   const retrains: RetrainRecord[] = hasStore(root) ? withStore(root, (store) => listRetrains(store.db, name)) : [];
   if (json) {
     process.stdout.write(`${JSON.stringify({ retrains }, null, 2)}\n`);

@@ -71,12 +71,19 @@ export function adminRoutes(
       return true;
     }
     try {
-      if (request.method === 'GET' && route === 'status') {
-        send(response, 200, deployment.status());
+      if (route === 'status') {
+        if (request.method === 'GET') send(response, 200, deployment.status());
+        else send(response, 405, { error: 'Use GET for /cairn/v1/status.' }, { allow: 'GET' });
+        return true;
+      }
+      if (!POST_ROUTES.has(route)) {
+        send(response, 404, {
+          error: `No admin route '${route}'. Use status, ${[...POST_ROUTES].join(', ')}.`,
+        });
         return true;
       }
       if (request.method !== 'POST') {
-        send(response, 405, { error: `Use POST for /cairn/v1/${route} (GET only for status).` });
+        send(response, 405, { error: `Use POST for /cairn/v1/${route}.` }, { allow: 'POST' });
         return true;
       }
       const text = (await readBody(request, MAX_BODY)).toString('utf8');
@@ -114,10 +121,7 @@ export function adminRoutes(
           hooks.stop(actor);
           return true;
         default:
-          send(response, 404, {
-            error: `No admin route '${route}'. Use status, promote, rollback, stop, reload, labels or events.`,
-          });
-          return true;
+          throw new Error(`the admin route '${route}' has no handler`);
       }
     } catch (error) {
       // A client that went away mid-body has nobody left to answer.
@@ -170,8 +174,15 @@ function sameToken(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
+/** The admin routes taken by POST (status is the one GET). */
+const POST_ROUTES = new Set(['promote', 'rollback', 'stop', 'reload', 'labels', 'events']);
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = `${JSON.stringify(body)}\n`;
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 }

@@ -128,7 +128,7 @@ export class Deployment {
       throw error;
     }
     const host = options.host;
-    this.state.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.state.url = serverUrl(host, port);
     this.refreshWorkers();
     this.save('serving', { host, port });
     this.event(
@@ -285,7 +285,19 @@ export class Deployment {
           `${candidateMoved ? `new candidate ${label(candidate)}` : `rollout changed for ${label(candidate)}`} (${this.spec.rollout.candidate.ref}): ${this.spec.rollout.strategy} rollout starts`,
         );
         this.window.clear();
-        await this.engine.setVersions(this.versions);
+        try {
+          await this.engine.setVersions(this.versions);
+        } catch (error) {
+          // Nothing was switched: the status goes back to what is served, and this version is left
+          // out (not loaded again at every poll) until the reference names another one.
+          this.versions = { ...this.versions, candidate: servedCandidate };
+          this.state.candidate = known;
+          this.refusedCandidates.add(label(candidate));
+          this.event('abort', `candidate ${label(candidate)} is not rolled out: ${describeError(error)}`);
+          this.refreshWorkers();
+          this.save('serving');
+          return;
+        }
         await this.apply(startRollout(this.spec.rollout, this.now()), 'system');
         return;
       }
@@ -519,21 +531,20 @@ export class Deployment {
   }
 
   /**
-   * The candidate's version, or null when the spec names none, its alias is not set yet, or it takes
-   * other inputs than the stable version (every request routed to it would be refused): that one is
-   * recorded once and left out until the reference names another version.
+   * The candidate's version, or null when the spec names none, its alias is not set yet, it could not
+   * be loaded, or it takes other inputs than the stable version (every request routed to it would be
+   * refused): those are recorded once and left out until the reference names another version.
    */
   private resolveCandidate(stable: ModelVersion): ModelVersion | null {
     const reference = this.spec.rollout.candidate;
     if (!reference || candidateNotYetNamed(this.registry, reference)) return null;
     const candidate = this.resolve(reference);
+    const key = label(candidate);
+    if (this.refusedCandidates.has(key)) return null;
     const difference = inputsDifference(stable, candidate);
     if (difference === null) return candidate;
-    const key = `${candidate.model}:${candidate.version}`;
-    if (!this.refusedCandidates.has(key)) {
-      this.refusedCandidates.add(key);
-      this.event('abort', `candidate ${label(candidate)} is not rolled out: ${difference}`);
-    }
+    this.refusedCandidates.add(key);
+    this.event('abort', `candidate ${key} is not rolled out: ${difference}`);
     return null;
   }
 
@@ -541,4 +552,13 @@ export class Deployment {
     const candidate = this.versions.candidate;
     return `${label(this.versions.stable)}${candidate ? ` with candidate ${label(candidate)} (${this.spec.rollout.strategy})` : ''}`;
   }
+}
+
+/**
+ * Where this machine reaches a server listening on `host`: a wildcard address (every interface) is
+ * reached through the loopback, since http://0.0.0.0 is not an address every client can connect to.
+ */
+export function serverUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

@@ -178,6 +178,8 @@ export interface PredictionLogOptions {
    * answers requests). `written()` says when they are in the file.
    */
   writerThread?: boolean;
+  /** With a writer thread: how far (in bytes) it may fall behind before flushes are dropped. */
+  maxQueuedBytes?: number;
   /** Decides which requests keep their inputs; injected so a test controls the sample. */
   random?: () => number;
   /** Where flush failures are reported (the server's log); they never throw into the request path. */
@@ -208,7 +210,8 @@ export class PredictionLog {
       this.insertFeedback = null;
     } else {
       this.insertPrediction = db.prepare(INSERT_PREDICTION_SQL);
-      if (options.writerThread) this.writer = new LogWriterThread(file, (error) => this.options.onError?.(error));
+      if (options.writerThread)
+        this.writer = new LogWriterThread(file, (error) => this.options.onError?.(error), options.maxQueuedBytes);
       this.insertFeedback = db.prepare(
         'INSERT INTO feedback (request_id, at, kind, label, fields) VALUES (?, ?, ?, ?, ?)',
       );

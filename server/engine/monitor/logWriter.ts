@@ -6,8 +6,8 @@
 // on beside it) and writes it in one transaction. The thread is the CLI bundle itself started with
 // LOG_WRITER_ARGUMENT, or logWriterMain.ts under tsx, as the model workers are (modelHost.ts).
 //
-// What is handed over and not yet written is counted: beyond MAX_QUEUED_ROWS the newest flushes are
-// dropped and reported, rather than letting a stalled disk grow the server's memory without end.
+// What is handed over and not yet written is counted: beyond MAX_QUEUED_BYTES the newest flushes are
+// dropped and reported, rather than letting a slow disk grow the server's memory without end.
 import * as path from 'node:path';
 import { parentPort, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -37,8 +37,21 @@ export type PredictionInsert = [
   outputs: string | null,
 ];
 
-/** Rows handed over and not yet written beyond which new flushes are dropped (about 60 MB). */
-export const MAX_QUEUED_ROWS = 200_000;
+/** Bytes handed over and not yet written beyond which new flushes are dropped. */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/** Dropped flushes are reported at most this often (the server flushes five times a second). */
+const DROP_REPORT_MS = 10_000;
+
+/** About what a row costs in memory: its inputs and outputs, and the rest. */
+function rowBytes(row: PredictionInsert): number {
+  const inputs = row[12];
+  return (
+    200 +
+    (inputs === null ? 0 : typeof inputs === 'string' ? inputs.length * 2 : inputs.byteLength) +
+    (row[13]?.length ?? 0) * 2
+  );
+}
 
 type ToWriter =
   { kind: 'open'; file: string } | { kind: 'insert'; id: number; rows: PredictionInsert[] } | { kind: 'close' };
@@ -48,28 +61,33 @@ type FromWriter = { kind: 'written'; id: number } | { kind: 'failed'; id: number
 export class LogWriterThread {
   private readonly worker: Worker;
   private nextId = 1;
-  /** Flush id → rows in it, for those handed over and not acknowledged yet. */
-  private readonly pending = new Map<number, number>();
-  private queuedRows = 0;
+  /** Flush id → its rows and bytes, for those handed over and not acknowledged yet. */
+  private readonly pending = new Map<number, { rows: number; bytes: number }>();
+  private queuedBytes = 0;
   private dropped = 0;
+  /** When a drop was last reported: at most one report per DROP_REPORT_MS, with the running total. */
+  private reportedAt = -Infinity;
   private readonly waiters: (() => void)[] = [];
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
   private gone = false;
 
   constructor(
     file: string,
     private readonly onError: (error: Error) => void,
+    private readonly maxQueuedBytes = MAX_QUEUED_BYTES,
   ) {
     const command = workerCommand();
     this.worker = command.module.endsWith('.ts')
       ? new Worker(path.join(__dirname, 'logWriterMain.ts'), { execArgv: command.execArgv })
       : new Worker(command.module, { argv: [LOG_WRITER_ARGUMENT] });
+    // The thread never keeps a process alive by itself; close() holds it until the rows are written.
+    this.worker.unref();
     this.worker.on('message', (message: FromWriter) => this.receive(message));
     this.worker.on('error', (error) => this.onError(new Error(`the log writer failed: ${error.message}`)));
     this.exited = new Promise((resolve) =>
       this.worker.once('exit', () => {
         this.gone = true;
-        for (const rows of this.pending.values()) this.queuedRows -= rows;
+        for (const flush of this.pending.values()) this.queuedBytes -= flush.bytes;
         this.pending.clear();
         this.wake();
         resolve();
@@ -81,20 +99,25 @@ export class LogWriterThread {
   /** Hands rows to the thread (dropped and reported when it is too far behind or gone). */
   write(rows: PredictionInsert[]): void {
     if (rows.length === 0) return;
-    if (this.gone || this.queuedRows + rows.length > MAX_QUEUED_ROWS) {
+    let bytes = 0;
+    for (const row of rows) bytes += rowBytes(row);
+    if (this.gone || (this.queuedBytes > 0 && this.queuedBytes + bytes > this.maxQueuedBytes)) {
       this.dropped += rows.length;
+      const now = Date.now();
+      if (now - this.reportedAt < DROP_REPORT_MS) return;
+      this.reportedAt = now;
       this.onError(
         new Error(
           this.gone
             ? `the log writer has exited; ${this.dropped} predictions were not logged`
-            : `the log writer is ${this.queuedRows} predictions behind; ${this.dropped} predictions were not logged`,
+            : `the log writer is ${Math.round(this.queuedBytes / 1048576)} MB behind; ${this.dropped} predictions were not logged`,
         ),
       );
       return;
     }
     const id = this.nextId++;
-    this.pending.set(id, rows.length);
-    this.queuedRows += rows.length;
+    this.pending.set(id, { rows: rows.length, bytes });
+    this.queuedBytes += bytes;
     this.post({ kind: 'insert', id, rows });
   }
 
@@ -113,7 +136,10 @@ export class LogWriterThread {
 
   /** Writes what was handed over, closes the connection and ends the thread. */
   async close(): Promise<void> {
-    if (!this.gone) this.post({ kind: 'close' });
+    if (!this.gone) {
+      this.worker.ref();
+      this.post({ kind: 'close' });
+    }
     await this.exited;
   }
 
@@ -122,11 +148,12 @@ export class LogWriterThread {
   }
 
   private receive(message: FromWriter): void {
-    const rows = this.pending.get(message.id);
-    if (rows === undefined) return;
+    const flush = this.pending.get(message.id);
+    if (flush === undefined) return;
     this.pending.delete(message.id);
-    this.queuedRows -= rows;
-    if (message.kind === 'failed') this.onError(new Error(`${rows} predictions were not logged: ${message.message}`));
+    this.queuedBytes -= flush.bytes;
+    if (message.kind === 'failed')
+      this.onError(new Error(`${flush.rows} predictions were not logged: ${message.message}`));
     this.wake();
   }
 
