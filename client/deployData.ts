@@ -94,8 +94,11 @@ export class DeployData implements vscode.Disposable {
       return;
     }
     const folders = vscode.workspace.workspaceFolders ?? [];
-    this.folders = await Promise.all(folders.map((folder) => this.readFolder(folder)));
+    // The signatures are taken before reading: a write during the read then leaves a signature that
+    // differs from the store's, and the next store event reads again (taken after, it would match
+    // the written store and the view would miss that write).
     for (const folder of folders) this.signatures.set(folder.uri.toString(), await storeSignature(folder.uri.fsPath));
+    this.folders = await Promise.all(folders.map((folder) => this.readFolder(folder)));
     this.loaded = true;
     this.changed.fire();
     if (this.folders.some((entry) => entry.deployments.some(isLive)))

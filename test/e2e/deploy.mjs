@@ -188,18 +188,25 @@ async function quickInputState(wb) {
 
 /**
  * Runs Deploy Model, answers the deployment file question with `chooseFile`, and returns the next
- * question (the model or version pick). If the questions vanished instead (no error toast: the
- * wizard was dismissed, as once seen in CI), a screenshot and a note record it and the command runs
- * once more, as a user would; a second time is a failure.
+ * question (the model or version pick). If it did not come (no error toast: the wizard was
+ * dismissed, as once seen in CI), a screenshot and a note record it and the command runs once more,
+ * as a user would; a second time is a failure.
  */
 async function deployWizardAfterFile(wb, ctx, chooseFile) {
   for (let attempt = 1; ; attempt++) {
     await wb.runCommand('Cairn: Deploy Model');
     await chooseFile();
-    const next = await waitUntil(async () => quickInputState(wb), {
-      timeout: SLOW,
-      message: 'the model or version pick',
-    }).catch(() => null);
+    // The question is a list of models or of the model's versions; a list that has not rendered its
+    // rows yet (or the file question still closing) is not it.
+    const next = await waitUntil(
+      async () => {
+        const state = await quickInputState(wb);
+        const asked =
+          state?.kind === 'list' && state.rows.some((row) => row.label === MODEL || row.label.startsWith(`${MODEL}@`));
+        return asked ? state : null;
+      },
+      { timeout: SLOW, message: 'the model or version pick' },
+    ).catch(() => null);
     if (next) return next;
     await ctx.shot(`Deploy Model closed after the file (attempt ${attempt})`);
     const seen = await toasts(wb.page);

@@ -151,9 +151,11 @@ export class Deployment {
   tick(): Promise<void> {
     return this.enqueue(async () => {
       if (this.stopping) return;
-      // Labelled metrics read the log: what was answered until now must be in it.
-      await this.predictionLog.written();
-      if (this.stopping) return;
+      // A labelled metric reads the log: what was answered until now must be in it first.
+      if (this.spec.rollout.steps.some((step) => step.analysis && !isServingMetric(step.analysis.metric))) {
+        await this.predictionLog.written();
+        if (this.stopping) return;
+      }
       const decision = tickRollout(
         this.spec.rollout,
         this.state.rollout,

@@ -5,8 +5,8 @@
 // decides which versions and what traffic split; this file only carries them out.
 //
 // Architecture Invariant: a request never waits on the prediction log or the control plane: the
-// record is handed over after the response is written, and its inputs and outputs are computed only
-// if the listener reads them.
+// record is handed over after the response is written (the prediction log reduces it to its row at
+// once and writes it on a thread of its own: monitor/logWriter.ts).
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
