@@ -236,7 +236,8 @@ function treeTicks(pids) {
   for (const entry of entries) {
     try {
       // Fields after the command name: state (0), ppid (1), ..., utime (11), stime (12).
-      const fields = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const pid = Number(entry);
       stats.set(pid, Number(fields[11]) + Number(fields[12]));
       const parent = Number(fields[1]);
@@ -264,6 +265,7 @@ async function settle() {
     if (after === null || after - before <= 2) return;
     before = after;
   }
+  if (before !== null) log('  (the servers were still busy after 60 s: the next figure may include their work)');
 }
 
 const serverPids = [];

@@ -2,7 +2,9 @@
 // and printed), input sampling, retention by age and by rows, labels and events by request id, and
 // queries by window, version and arm.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
 import { sampleResources } from '../../server/engine/monitor/resources';
 import type { PredictionRecord } from '../../server/engine/serving/record';
@@ -115,14 +117,46 @@ describe('monitor: the prediction log', function () {
     log.append([5, 6, 7, 8, 9].map((index) => record(index, index)));
     log.flush();
     assert.equal(errors.length, 1);
-    assert.match(errors[0] ?? '', /the log writer is 0 MB behind; 5 predictions were not logged/);
+    assert.match(errors[0] ?? '', /the log writer is 0 MB behind; 5 predictions were not logged so far/);
+    // Within the next 10 s drops are counted, not reported; the count is reported once it keeps up.
+    log.append([11, 12, 13, 14, 15].map((index) => record(index, index)));
+    log.flush();
+    assert.equal(errors.length, 1);
     await log.written();
+    assert.equal(errors.length, 2);
+    assert.match(errors[1] ?? '', /the log writer has caught up; 10 predictions were not logged so far/);
     log.append([record(10, 10)]);
     await log.close();
+    assert.equal(errors.length, 2);
     const reader = PredictionLog.open(root, 'd', { readonly: true });
     assert.deepEqual(
       reader.predictions().map((prediction) => prediction.requestId),
       ['r0', 'r1', 'r2', 'r3', 'r4', 'r10'],
+    );
+    reader.close();
+  });
+
+  it('keeps a process alive while rows wait for its writer thread, and not after', () => {
+    const root = makeWorkspace({});
+    const module = path.resolve(__dirname, '../../server/engine/monitor/log.ts');
+    // A process that appends and ends without closing: the rows are written, then it exits.
+    const script = `
+      const { PredictionLog } = require(${JSON.stringify(module)});
+      const log = PredictionLog.open(${JSON.stringify(root)}, 'd', { writerThread: true });
+      log.append([${JSON.stringify(record(1, 1))}]);
+      log.flush();
+    `;
+    const started = Date.now();
+    const result = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, `exit ${result.status} ${result.signal ?? ''}: ${result.stderr}`);
+    assert.ok(Date.now() - started < 30_000);
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.deepEqual(
+      reader.predictions().map((prediction) => prediction.requestId),
+      ['r1'],
     );
     reader.close();
   });

@@ -39,8 +39,11 @@ export class Deployment {
   state!: DeploymentState;
   private engine!: ServingEngine;
   private versions!: { stable: ModelVersion; candidate: ModelVersion | null; fallback: ModelVersion | null };
-  /** Candidates left out because their inputs differ from the stable version's (recorded once each). */
-  private readonly refusedCandidates = new Set<string>();
+  /**
+   * The candidate left out ("name:version") because its inputs differ from the stable version's or
+   * it could not be loaded; recorded once, and forgotten when the reference names another version.
+   */
+  private refusedCandidate: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private startedAt = 0;
   private readonly now: () => number;
@@ -148,14 +151,13 @@ export class Deployment {
   }
 
   /** One tick of the rollout controller on the candidate's metrics. */
-  tick(): Promise<void> {
+  async tick(): Promise<void> {
+    // A labelled metric reads the log: what was answered until now must be in it first. This waits
+    // outside the control queue, so a promote or a stop never waits on the log's writer.
+    if (this.spec.rollout.steps.some((step) => step.analysis && !isServingMetric(step.analysis.metric)))
+      await this.predictionLog.written();
     return this.enqueue(async () => {
       if (this.stopping) return;
-      // A labelled metric reads the log: what was answered until now must be in it first.
-      if (this.spec.rollout.steps.some((step) => step.analysis && !isServingMetric(step.analysis.metric))) {
-        await this.predictionLog.written();
-        if (this.stopping) return;
-      }
       const decision = tickRollout(
         this.spec.rollout,
         this.state.rollout,
@@ -286,7 +288,6 @@ export class Deployment {
           'deploy',
           `${candidateMoved ? `new candidate ${label(candidate)}` : `rollout changed for ${label(candidate)}`} (${this.spec.rollout.candidate.ref}): ${this.spec.rollout.strategy} rollout starts`,
         );
-        this.window.clear();
         try {
           await this.engine.setVersions(this.versions);
         } catch (error) {
@@ -294,12 +295,13 @@ export class Deployment {
           // out (not loaded again at every poll) until the reference names another one.
           this.versions = { ...this.versions, candidate: servedCandidate };
           this.state.candidate = known;
-          this.refusedCandidates.add(label(candidate));
+          this.refusedCandidate = label(candidate);
           this.event('abort', `candidate ${label(candidate)} is not rolled out: ${describeError(error)}`);
           this.refreshWorkers();
           this.save('serving');
           return;
         }
+        this.window.clear();
         await this.apply(startRollout(this.spec.rollout, this.now()), 'system');
         return;
       }
@@ -542,10 +544,12 @@ export class Deployment {
     if (!reference || candidateNotYetNamed(this.registry, reference)) return null;
     const candidate = this.resolve(reference);
     const key = label(candidate);
-    if (this.refusedCandidates.has(key)) return null;
+    if (this.refusedCandidate === key) return null;
+    // The reference names another version now: a refused one is tried again if it comes back.
+    this.refusedCandidate = null;
     const difference = inputsDifference(stable, candidate);
     if (difference === null) return candidate;
-    this.refusedCandidates.add(key);
+    this.refusedCandidate = key;
     this.event('abort', `candidate ${key} is not rolled out: ${difference}`);
     return null;
   }

@@ -154,7 +154,7 @@ async function runMonitor(
   if (!deployment.running) return;
   const spec = deployment.spec;
   try {
-    deployment.predictionLog.flush();
+    await deployment.predictionLog.written();
     const outcome = await monitor.round({ root, spec, now: Date.now(), pids: deployment.pids() });
     for (const warning of outcome.warnings) log(`monitor: ${warning}`);
     if (!deployment.running) return;

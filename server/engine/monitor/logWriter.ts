@@ -65,6 +65,9 @@ export class LogWriterThread {
   private readonly pending = new Map<number, { rows: number; bytes: number }>();
   private queuedBytes = 0;
   private dropped = 0;
+  /** Whether predictions were dropped since the last report. */
+  private unreported = false;
+  private closing = false;
   /** When a drop was last reported: at most one report per DROP_REPORT_MS, with the running total. */
   private reportedAt = -Infinity;
   private readonly waiters: (() => void)[] = [];
@@ -80,8 +83,6 @@ export class LogWriterThread {
     this.worker = command.module.endsWith('.ts')
       ? new Worker(path.join(__dirname, 'logWriterMain.ts'), { execArgv: command.execArgv })
       : new Worker(command.module, { argv: [LOG_WRITER_ARGUMENT] });
-    // The thread never keeps a process alive by itself; close() holds it until the rows are written.
-    this.worker.unref();
     this.worker.on('message', (message: FromWriter) => this.receive(message));
     this.worker.on('error', (error) => this.onError(new Error(`the log writer failed: ${error.message}`)));
     this.exited = new Promise((resolve) =>
@@ -94,6 +95,9 @@ export class LogWriterThread {
       }),
     );
     this.post({ kind: 'open', file });
+    // The thread keeps the process alive only while rows wait to be written (and while closing); the
+    // listeners above would ref it, so this comes after them.
+    this.worker.unref();
   }
 
   /** Hands rows to the thread (dropped and reported when it is too far behind or gone). */
@@ -103,19 +107,18 @@ export class LogWriterThread {
     for (const row of rows) bytes += rowBytes(row);
     if (this.gone || (this.queuedBytes > 0 && this.queuedBytes + bytes > this.maxQueuedBytes)) {
       this.dropped += rows.length;
+      this.unreported = true;
       const now = Date.now();
       if (now - this.reportedAt < DROP_REPORT_MS) return;
-      this.reportedAt = now;
-      this.onError(
-        new Error(
-          this.gone
-            ? `the log writer has exited; ${this.dropped} predictions were not logged`
-            : `the log writer is ${Math.round(this.queuedBytes / 1048576)} MB behind; ${this.dropped} predictions were not logged`,
-        ),
+      this.reportDrops(
+        this.gone
+          ? 'the log writer has exited'
+          : `the log writer is ${Math.round(this.queuedBytes / 1048576)} MB behind`,
       );
       return;
     }
     const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
     this.pending.set(id, { rows: rows.length, bytes });
     this.queuedBytes += bytes;
     this.post({ kind: 'insert', id, rows });
@@ -137,6 +140,7 @@ export class LogWriterThread {
   /** Writes what was handed over, closes the connection and ends the thread. */
   async close(): Promise<void> {
     if (!this.gone) {
+      this.closing = true;
       this.worker.ref();
       this.post({ kind: 'close' });
     }
@@ -154,7 +158,16 @@ export class LogWriterThread {
     this.queuedBytes -= flush.bytes;
     if (message.kind === 'failed')
       this.onError(new Error(`${flush.rows} predictions were not logged: ${message.message}`));
+    // Drops since the last report are reported once the writer keeps up again.
+    else if (this.unreported) this.reportDrops('the log writer has caught up');
+    if (this.pending.size === 0 && !this.closing) this.worker.unref();
     this.wake();
+  }
+
+  private reportDrops(state: string): void {
+    this.reportedAt = Date.now();
+    this.unreported = false;
+    this.onError(new Error(`${state}; ${this.dropped} predictions were not logged so far`));
   }
 
   private wake(): void {
