@@ -93,6 +93,15 @@ function championOf(root: string): number | null {
   }
 }
 
+/** Leaves version `version` of rain in the registry (signature and all) with ONNX bytes that no longer load. */
+function breakVersion(root: string, version: number): void {
+  const store = Store.open(root);
+  const objectPath = new Registry(store, root).version('rain', version)?.objectPath ?? '';
+  store.close();
+  fs.chmodSync(objectPath, 0o644);
+  fs.writeFileSync(objectPath, 'not an onnx model');
+}
+
 describe('cairn deploy (real server processes)', function () {
   this.timeout(180_000);
   const started: { root: string; name: string }[] = [];
@@ -278,12 +287,7 @@ describe('cairn deploy (real server processes)', function () {
     const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
     assert.equal(deployed.status, 0, deployed.stderr);
     const status = JSON.parse(deployed.stdout) as DeploymentStatus;
-    // The registry still knows v2 (signature and all), but its ONNX bytes no longer load.
-    const store = Store.open(root);
-    const objectPath = new Registry(store, root).version('rain', 2)?.objectPath ?? '';
-    store.close();
-    fs.chmodSync(objectPath, 0o644);
-    fs.writeFileSync(objectPath, 'not an onnx model');
+    breakVersion(root, 2);
     assert.equal(cairn(root, 'models', 'alias', 'rain', 'next', '2').status, 0);
     const refused = await waitFor('the refused candidate', () => {
       const current = statusOf(root, 'rain');
@@ -452,12 +456,7 @@ describe('cairn deploy (real server processes)', function () {
     const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
     assert.equal(deployed.status, 0, deployed.stderr);
     const status = JSON.parse(deployed.stdout) as DeploymentStatus;
-    // The registry still knows v2 (signature and all), but its ONNX bytes no longer load.
-    const store = Store.open(root);
-    const objectPath = new Registry(store, root).version('rain', 2)?.objectPath ?? '';
-    store.close();
-    fs.chmodSync(objectPath, 0o644);
-    fs.writeFileSync(objectPath, 'not an onnx model');
+    breakVersion(root, 2);
     const moved = await cairnAsync(root, 'models', 'alias', 'rain', 'champion', '2', '--reason', 'broken');
     assert.equal(moved.status, 0, moved.stderr);
     const after = await waitFor('the failed swap', () => {
