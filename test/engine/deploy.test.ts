@@ -12,7 +12,7 @@ import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
-import { cairn, cairnAsync, freePort, statusOf, waitFor } from '../helpers/deployCli';
+import { alive, cairn, cairnAsync, deployJson, freePort, statusOf, waitFor } from '../helpers/deployCli';
 
 const repository = path.resolve(__dirname, '../..');
 
@@ -41,16 +41,6 @@ async function sendUntil(url: string, model: string, done: () => boolean, timeou
     }
   }
   return statuses;
-}
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A workspace with rain v1 (@champion) and rain v2 (@challenger), and a deployment file. */
@@ -132,9 +122,7 @@ describe('cairn deploy (real server processes)', function () {
     const port = await freePort();
     const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     assert.equal(status.name, 'rain');
     assert.equal(status.status, 'serving');
     assert.equal(status.url, `http://127.0.0.1:${port}`);
@@ -208,9 +196,7 @@ describe('cairn deploy (real server processes)', function () {
       ].join('\n'),
     );
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     assert.equal(status.candidate?.version, 2);
     assert.deepEqual(status.traffic, { stable: 50, candidate: 50, mirror: 0 });
     assert.equal(status.rollout.phase, 'progressing');
@@ -257,9 +243,7 @@ describe('cairn deploy (real server processes)', function () {
       ].join('\n'),
     );
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     assert.equal(status.candidate, null);
     assert.deepEqual(status.traffic, { stable: 100, candidate: 0, mirror: 0 });
 
@@ -284,9 +268,7 @@ describe('cairn deploy (real server processes)', function () {
       ].join('\n'),
     );
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     breakVersion(root, 2);
     assert.equal(cairn(root, 'models', 'alias', 'rain', 'next', '2').status, 0);
     const refused = await waitFor('the refused candidate', () => {
@@ -358,9 +340,7 @@ describe('cairn deploy (real server processes)', function () {
     );
     registerShiftedChallenger(root);
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     assert.equal(status.candidate?.version, 3);
     let aborted: DeploymentStatus | null = null;
     const statuses = await sendUntil(
@@ -389,9 +369,7 @@ describe('cairn deploy (real server processes)', function () {
     const port = await freePort();
     const { root } = workspace(`model: rain@champion\nserver: { port: ${port}, batch: { max_latency_ms: 50 } }\n`);
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     const inFlight = Array.from({ length: 20 }, () => infer(status.url ?? '', 'rain', 50));
     const stopping = cairnAsync(root, 'deploy', 'stop', 'rain');
     const answers = await Promise.all(inFlight);
@@ -412,9 +390,7 @@ describe('cairn deploy (real server processes)', function () {
     const port = await freePort();
     const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     const versions = new Set<string>();
     let swapped = false;
     const load = (async () => {
@@ -453,9 +429,7 @@ describe('cairn deploy (real server processes)', function () {
     const port = await freePort();
     const { root } = workspace(`model: rain@champion\nserver: { port: ${port} }\n`);
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     breakVersion(root, 2);
     const moved = await cairnAsync(root, 'models', 'alias', 'rain', 'champion', '2', '--reason', 'broken');
     assert.equal(moved.status, 0, moved.stderr);
@@ -492,9 +466,7 @@ describe('cairn deploy (real server processes)', function () {
       ].join('\n'),
     );
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     const candidatePid = status.candidate?.pid ?? null;
     assert.ok(candidatePid !== null && alive(candidatePid), 'the candidate has a worker');
     process.kill(candidatePid, 'SIGKILL');
@@ -544,9 +516,7 @@ describe('cairn deploy (real server processes)', function () {
     fs.mkdirSync(path.join(root, 'runbooks'));
     fs.writeFileSync(path.join(root, 'runbooks/traffic.md'), '# Traffic\nRoll back.\n');
     started.push({ root, name: 'rain' });
-    const deployed = await cairnAsync(root, 'deploy', 'rain.deploy.yaml', '--json');
-    assert.equal(deployed.status, 0, deployed.stderr);
-    const status = JSON.parse(deployed.stdout) as DeploymentStatus;
+    const status = await deployJson(root, 'rain.deploy.yaml');
     // No traffic yet: the canary passes its only step and is promoted.
     await waitFor('the promotion', () => (championOf(root) === 2 ? true : null));
     const codes = await sendUntil(status.url ?? '', 'rain', () => championOf(root) === 1, 30_000);

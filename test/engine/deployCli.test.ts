@@ -11,6 +11,7 @@ import { PredictionLog } from '../../server/engine/monitor/log';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
+import { freePort } from '../helpers/deployCli';
 import { makeWorkspace } from '../helpers/workspace';
 
 const repository = path.resolve(__dirname, '../..');
@@ -28,18 +29,6 @@ function cairn(
     timeout: 60_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 function registered(files: Record<string, string>): string {

@@ -17,21 +17,11 @@ import { Store } from '../../server/engine/store';
 import type { DeploymentStatus, MonitorReport } from '../../server/shared/deployments';
 import { writeLogisticModel } from '../helpers/onnx';
 import { makeWorkspace } from '../helpers/workspace';
-import { cairn, cairnAsync, freePort, waitFor } from '../helpers/deployCli';
+import { alive, cairn, cairnAsync, freePort, waitFor } from '../helpers/deployCli';
 
 const repository = path.resolve(__dirname, '../..');
 const cli = path.join(repository, 'dist/cli/cairn.js');
 const FEATURES = 20;
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The pid of the server's monitor process (its child started with `__monitor`), or null. */
 function monitorPid(serverPid: number): number | null {

@@ -20,6 +20,7 @@ import type { LoadResponse } from '../../bench/load';
 import type { DeploymentStatus } from '../../server/shared/deployments';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
+import { alive } from '../helpers/deployCli';
 import { mlpOnnx, sampleRows } from '../helpers/mlp';
 import { logisticOnnx } from '../helpers/onnx';
 
@@ -163,15 +164,6 @@ async function waitFor<T>(what: string, probe: () => T | null | undefined | fals
     if (value) return value;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -36,6 +36,24 @@ export function cairnAsync(root: string, ...args: string[]): Promise<Result> {
   });
 }
 
+/** Runs `cairn deploy ...ARGS --json` and returns the status it printed (it must succeed). */
+export async function deployJson(root: string, ...args: string[]): Promise<DeploymentStatus> {
+  const deployed = await cairnAsync(root, 'deploy', ...args, '--json');
+  assert.equal(deployed.status, 0, deployed.stderr);
+  return JSON.parse(deployed.stdout) as DeploymentStatus;
+}
+
+/** Whether the process `pid` is alive. */
+export function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The deployment `name` of the workspace, from `cairn deploy status --json`. */
 export function statusOf(root: string, name: string): DeploymentStatus {
   const result = cairn(root, 'deploy', 'status', name, '--json');
