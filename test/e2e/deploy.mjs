@@ -218,12 +218,28 @@ async function deployWizardAfterFile(wb, ctx, chooseFile) {
   }
 }
 
+/**
+ * Picks the row `match` of the quick pick shown. The row is taken once the list it was in has gone
+ * (the next question, or none). An Enter that a list just rendered did not take yet (seen in CI:
+ * the model list stayed) is pressed again, up to three times.
+ */
 async function pick(wb, match, what) {
   await wb.page.waitForSelector('.quick-input-widget .quick-input-list .monaco-list-row', {
     state: 'visible',
     timeout: SLOW,
   });
-  await wb.acceptQuickInputRow(match, what);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await wb.acceptQuickInputRow(match, what);
+    const taken = await waitUntil(
+      async () => {
+        if (!(await wb.quickInputVisible())) return true;
+        const rows = await wb.quickInputRows().catch(() => []);
+        return rows.some((row) => match(row)) ? null : true;
+      },
+      { timeout: 3000, interval: 100, message: `${what} to be taken` },
+    ).catch(() => false);
+    if (taken) return;
+  }
 }
 
 async function toasts(page) {
