@@ -7,7 +7,11 @@
 //   2. one-row requests, where HTTP is the limit: req/s of the Cairn server against a bare node:http
 //      server that only answers a fixed JSON, with the same load generator settings; target ≥ 70%;
 //   3. p50/p99 latency at fixed request rates (open loop, latency counted from the scheduled time); the
-//      lowest rate shows the cost of one request on an idle server.
+//      lowest rate shows the cost of one request on an idle server;
+//   4. what this machine allows any server of this kind: skeleton servers (bench/skeleton.mjs) that do
+//      only the least the serving issue asks of every request (parse and answer; run the model in a
+//      process of its own; log the prediction), on the same loads, and onnxruntime in process with one
+//      thread (what a server that leaves the other core to HTTP can run at most).
 // Every server runs in a child process of its own, so the load generator never shares its event
 // loop. Before each measurement the servers are left to finish what the previous one left them (a
 // Cairn server writes its prediction log on a thread of its own, and 1,000-row requests give it
@@ -39,6 +43,8 @@ const CLI = path.join(repo, 'dist/cli/cairn.js');
 const TARGET = 0.7;
 const BATCH_ROWS = 1000;
 const FEATURES = 20;
+/** The skeleton servers' levels (see bench/skeleton.mjs), each adding one part to the one before. */
+const SKELETON_LEVELS = ['answer', 'model', 'log'];
 
 function option(name, fallback) {
   const index = process.argv.indexOf(`--${name}`);
@@ -89,8 +95,8 @@ function v2BinaryRequest(rows) {
 }
 
 /** An in-process reference: `measure(ms)` gives rows/s of InferenceSession.run, one batch after another. */
-async function inProcessRunner(bytes, rows) {
-  const session = await ort.InferenceSession.create(bytes);
+async function inProcessRunner(bytes, rows, sessionOptions = {}) {
+  const session = await ort.InferenceSession.create(bytes, sessionOptions);
   const tensor = new ort.Tensor('float32', Float32Array.from(sampleRows(rows, FEATURES).flat()), [rows, FEATURES]);
   return async (ms) => {
     let runs = 0;
@@ -179,6 +185,26 @@ function bareServerMain(port) {
       });
     })
     .listen(port, '127.0.0.1');
+}
+
+/** A skeleton server (bench/skeleton.mjs) at `level` for the ONNX file `modelFile`, in its own process. */
+async function startSkeleton(level, modelFile) {
+  const port = await freePort();
+  const script = path.join(here, 'skeleton.mjs');
+  const { child, output } = startChild([...process.execArgv, script, String(port), level, modelFile, String(FEATURES)]);
+  const url = `http://127.0.0.1:${port}/infer`;
+  // The skeleton has no health route: a one-row request answered 200 is ready.
+  const probe = v2Body(1);
+  const start = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the skeleton server exited (${child.exitCode}):\n${output.join('')}`);
+    const result = await runLoad({ url, body: probe, connections: 1, requests: 1, timeoutMs: 1000 }).catch(() => null);
+    if (result?.statuses['200'] === 1) break;
+    if (Date.now() - start > 60_000)
+      throw new Error(`the skeleton server is not ready after 60 s:\n${output.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { url, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /** A temp workspace with the MLP and the logistic model registered, each @champion. */
@@ -301,6 +327,11 @@ async function main() {
     bigBinary: { mlp: [], logistic: [] },
     bare: { closed: [], open: {} },
     cairn: { closed: [], open: {} },
+    // Section 4: the skeletons on one-row requests by level, on the MLP's 1,000-row binary requests,
+    // and the MLP in process on one thread.
+    skeleton: { answer: [], model: [], log: [] },
+    skeletonBig: [],
+    inProcessOneThread: [],
   };
   const bigBody = v2Body(BATCH_ROWS);
   const bigBinary = v2BinaryRequest(BATCH_ROWS);
@@ -318,13 +349,19 @@ async function main() {
       startCairnServer(root, 'logistic'),
       startCairnServer(root, 'logistic', 'one-row'),
     ]);
-    stops.push(bare.stop, mlpServer.stop, logisticServer.stop, oneRowServer.stop);
-    serverPids.push(bare.pid, mlpServer.pid, logisticServer.pid, oneRowServer.pid);
+    const modelFile = (name) => path.join(root, 'models', `${name}.onnx`);
+    const skeletons = {};
+    for (const level of SKELETON_LEVELS) skeletons[level] = await startSkeleton(level, modelFile('logistic'));
+    const skeletonBig = await startSkeleton('log', modelFile('mlp'));
+    const started = [bare, mlpServer, logisticServer, oneRowServer, ...Object.values(skeletons), skeletonBig];
+    stops.push(...started.map((server) => server.stop));
+    serverPids.push(...started.map((server) => server.pid));
     const servers = { mlp: mlpServer, logistic: logisticServer };
     const inProcess = {
       mlp: await inProcessRunner(models.mlp, BATCH_ROWS),
       logistic: await inProcessRunner(models.logistic, BATCH_ROWS),
     };
+    const inProcessOneThread = await inProcessRunner(models.mlp, BATCH_ROWS, { intraOpNumThreads: 1 });
     const bigLoad = (name) => ({
       url: servers[name].url,
       body: bigBody,
@@ -342,6 +379,9 @@ async function main() {
     }
     await runLoad({ ...oneLoad(bare.url), durationMs: warmupMs });
     await runLoad({ ...oneLoad(oneRowServer.url), durationMs: warmupMs });
+    for (const level of SKELETON_LEVELS) await runLoad({ ...oneLoad(skeletons[level].url), durationMs: warmupMs });
+    await runLoad({ ...bigBinaryLoad('mlp'), url: skeletonBig.url, durationMs: warmupMs });
+    await inProcessOneThread(warmupMs);
 
     for (let round = 1; round <= rounds; round++) {
       log(`round ${round} of ${rounds}`);
@@ -357,6 +397,21 @@ async function main() {
       }
       figures.bare.closed.push(await measure('bare node:http, one-row requests', oneLoad(bare.url)));
       figures.cairn.closed.push(await measure('Cairn logistic, one-row requests', oneLoad(oneRowServer.url)));
+      for (const level of SKELETON_LEVELS) {
+        figures.skeleton[level].push(
+          await measure(`skeleton "${level}" logistic, one-row requests`, oneLoad(skeletons[level].url)),
+        );
+      }
+      figures.skeletonBig.push(
+        await measure(`skeleton "log" mlp, ${BATCH_ROWS}-row binary requests`, {
+          ...bigBinaryLoad('mlp'),
+          url: skeletonBig.url,
+        }),
+      );
+      await settle();
+      const oneThread = await inProcessOneThread(durationMs);
+      log(`  mlp in-process, one onnxruntime thread: ${oneThread} rows/s`);
+      figures.inProcessOneThread.push(oneThread);
     }
     for (const rate of rates) {
       figures.bare.open[rate] = await measure(`bare at ${rate} req/s`, { ...oneLoad(bare.url), rate });
@@ -429,7 +484,37 @@ function print(figures) {
         `${`${cairnRun.latency.p50} / ${cairnRun.latency.p99}`.padStart(18)}    ${`${cairnRun.requestsPerSecond} req/s`.padStart(14)}    ${failed}`,
     );
   }
+  lines.push('');
+  lines.push(printCeiling(figures, bare.requestsPerSecond).join('\n'));
   console.log(lines.join('\n'));
+}
+
+/**
+ * Section 4: the skeletons beside the references. A skeleton does less than Cairn on every request, so
+ * its ratio is the most any server doing the same parts could reach on this machine.
+ */
+function printCeiling(figures, bareRequests) {
+  const row = (label, value, ratio) => `   ${label.padEnd(50)} ${String(value).padStart(10)}    ${ratio}`;
+  const describe = {
+    answer: 'skeleton: parse the request, answer a constant',
+    model: 'skeleton: + run the model in its own process',
+    log: 'skeleton: + log every prediction to SQLite',
+  };
+  const lines = [
+    '4. what this machine allows: skeleton servers doing only the least the issue asks (bench/skeleton.mjs)',
+    row(`one-row requests, ${connections} connections`, 'req/s', 'of bare node:http'),
+  ];
+  for (const level of SKELETON_LEVELS) {
+    const served = best(figures.skeleton[level], 'requestsPerSecond').requestsPerSecond;
+    lines.push(row(describe[level], served, percent(served / bareRequests)));
+  }
+  const inProcess = Math.max(...figures.inProcess.mlp);
+  const oneThread = Math.max(...figures.inProcessOneThread);
+  const skeletonRows = best(figures.skeletonBig, 'rowsPerSecond').rowsPerSecond;
+  lines.push(row(`mlp, ${BATCH_ROWS}-row requests`, 'rows/s', 'of in-process (two threads)'));
+  lines.push(row('in process, one onnxruntime thread', oneThread, percent(oneThread / inProcess)));
+  lines.push(row('skeleton with the log, binary requests', skeletonRows, percent(skeletonRows / inProcess)));
+  return lines;
 }
 
 if (process.argv[2] === '--bare-server') bareServerMain(Number(process.argv[3]));
