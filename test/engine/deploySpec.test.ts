@@ -34,7 +34,12 @@ describe('deployment spec', () => {
       assert.deepEqual(spec.fallback.on, ['error', 'timeout']);
       assert.equal(spec.health.intervalMs, 10_000);
       assert.equal(spec.monitoring.intervalMs, 10_000);
-      assert.deepEqual(spec.monitoring.log, { sample: 1, retentionMs: 7 * 86_400_000, maxRows: 1_000_000 });
+      assert.deepEqual(spec.monitoring.log, {
+        sample: 1,
+        retentionMs: 7 * 86_400_000,
+        maxRows: 1_000_000,
+        maxBytes: 2_000_000_000,
+      });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
@@ -62,6 +67,7 @@ describe('deployment spec', () => {
             - { name: errors, when: error_rate > 0.02, runbook: ../runbooks/errors.md, for: 1m }
           rollback: { automatic: true, on: [errors] }
           retrain: { experiment: ../retrain.experiment.yaml, on: [errors], schedule: 7d, data: [../data] }
+          log: { sample: 0.5, retention: 12h, max_rows: 1000, max_size: 1.5GiB }
       `,
       'data/ref.csv': 'a,b\n1,2\n',
       'retrain.experiment.yaml': 'pipeline: pipeline.yaml\n',
@@ -88,6 +94,12 @@ describe('deployment spec', () => {
       assert.equal(spec.monitoring.retrain?.scheduleMs, 7 * 86_400_000);
       assert.equal(spec.monitoring.retrain?.approval, 'required');
       assert.deepEqual(spec.monitoring.retrain?.data, [path.join(root, 'data')]);
+      assert.deepEqual(spec.monitoring.log, {
+        sample: 0.5,
+        retentionMs: 12 * 3_600_000,
+        maxRows: 1000,
+        maxBytes: 1.5 * 2 ** 30,
+      });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
@@ -110,6 +122,11 @@ describe('deployment spec', () => {
         server:
           port: seventy
       `,
+      'size.deploy.yaml': yaml`
+        model: rain@champion
+        monitoring:
+          log: { max_size: 2 gigs }
+      `,
       'steps.deploy.yaml': yaml`
         model: rain@champion
         rollout:
@@ -126,6 +143,10 @@ describe('deployment spec', () => {
       assert.match(bad, /^bad\.deploy\.yaml:6: there is no alert 'nope' under monitoring\.alerts\./m);
       assert.match(bad, /^bad\.deploy\.yaml:8: the retrain experiment 'missing\.experiment\.yaml' does not exist\./m);
       assert.match(problemsOf(root, 'schema.deploy.yaml'), /^schema\.deploy\.yaml:3: /m);
+      assert.match(
+        problemsOf(root, 'size.deploy.yaml'),
+        /^size\.deploy\.yaml:3: '2 gigs' is not in the expected format\. Expected something like "2GB"\./m,
+      );
       assert.match(
         problemsOf(root, 'steps.deploy.yaml'),
         /^steps\.deploy\.yaml:7: step 2 sends less traffic \(10%\) than the step before \(50%\)\. Order the canary steps/m,

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
+import { DEFAULT_LOG_POLICY, FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
 import { sampleResources } from '../../server/engine/monitor/resources';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { makeWorkspace } from '../helpers/workspace';
@@ -169,7 +169,7 @@ describe('monitor: the prediction log', function () {
       return state / 2147483647;
     };
     const log = PredictionLog.open(root, 'd', {
-      policy: { sample: 0.25, retentionMs: 86_400_000, maxRows: 100_000 },
+      policy: { ...DEFAULT_LOG_POLICY, sample: 0.25, retentionMs: 86_400_000, maxRows: 100_000 },
       random,
     });
     log.append(Array.from({ length: 4000 }, (_, index) => record(index, 1000 + index)));
@@ -184,7 +184,7 @@ describe('monitor: the prediction log', function () {
 
   it('removes entries older than the retention, then the oldest beyond max rows', () => {
     const root = makeWorkspace({});
-    const log = PredictionLog.open(root, 'd', { policy: { sample: 1, retentionMs: 10_000, maxRows: 50 } });
+    const log = PredictionLog.open(root, 'd', { policy: { ...DEFAULT_LOG_POLICY, retentionMs: 10_000, maxRows: 50 } });
     log.append(Array.from({ length: 100 }, (_, index) => record(index, 1000 + index * 100)));
     log.flush();
     log.addFeedback([{ request_id: 'r0', label: 1, at: 1000 }], { now: 1000 });
@@ -195,6 +195,49 @@ describe('monitor: the prediction log', function () {
     assert.equal(kept[0]?.requestId, 'r50');
     assert.equal(kept.at(-1)?.requestId, 'r99');
     assert.deepEqual(log.feedback(), []);
+    log.close();
+  });
+
+  it('removes the oldest predictions until the file fits max bytes, when large requests fill it first', () => {
+    const root = makeWorkspace({});
+    const maxBytes = 2_000_000;
+    const log = PredictionLog.open(root, 'd', { policy: { ...DEFAULT_LOG_POLICY, maxBytes } });
+    // Requests of 1,000 rows: about 160 kB of inputs each, so 100 of them are 16 MB, far beyond max
+    // bytes and far within max rows.
+    const rows = 1000;
+    const big = (index: number): PredictionRecord => {
+      const inputs: Record<string, number[]> = {};
+      for (const feature of FEATURES) inputs[feature] = Array.from({ length: rows }, (_, row) => index + row / rows);
+      return {
+        ...record(index, 1000 + index),
+        rows,
+        inputs,
+        outputs: { probability: new Array<number>(rows).fill(0.5) },
+      };
+    };
+    for (let index = 0; index < 100; index++) log.append([big(index)]);
+    log.flush();
+    assert.ok(log.usedBytes() > 8 * maxBytes, `the log holds only ${log.usedBytes()} bytes`);
+    const removed = log.applyRetention(2000);
+    const kept = log.predictions();
+    assert.equal(removed + kept.length, 100);
+    assert.ok(log.usedBytes() <= maxBytes, `${log.usedBytes()} bytes used after the retention`);
+    // The newest stay, and no more went than needed: the kept ones fill at least half of the limit.
+    assert.equal(kept.at(-1)?.requestId, 'r99');
+    assert.deepEqual(
+      kept.map((prediction) => prediction.requestId),
+      Array.from({ length: kept.length }, (_, index) => `r${100 - kept.length + index}`),
+    );
+    assert.ok(kept.length * 160_000 >= maxBytes / 2, `only ${kept.length} predictions kept`);
+    // The freed pages are reused: logging more leaves the file no larger than before.
+    log.db.pragma('wal_checkpoint(TRUNCATE)');
+    const fileBefore = fs.statSync(monitorDbPath(root, 'd')).size;
+    for (let index = 100; index < 110; index++) log.append([big(index)]);
+    log.flush();
+    log.applyRetention(3000);
+    assert.ok(log.usedBytes() <= maxBytes);
+    log.db.pragma('wal_checkpoint(TRUNCATE)');
+    assert.ok(fs.statSync(monitorDbPath(root, 'd')).size <= fileBefore, 'the file grew although pages were free');
     log.close();
   });
 

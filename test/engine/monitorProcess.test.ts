@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readDeployment } from '../../server/engine/deploy/spec';
-import { PredictionLog } from '../../server/engine/monitor/log';
+import { DEFAULT_LOG_POLICY, PredictionLog } from '../../server/engine/monitor/log';
 import { buildReport, roundReportPath } from '../../server/engine/monitor/monitor';
 import { MonitorProcess } from '../../server/engine/monitor/monitorProcess';
 import { Registry } from '../../server/engine/registry/registry';
@@ -267,7 +267,9 @@ describe('monitor process', function () {
 describe('prediction log retention in chunks', () => {
   it('removes many more rows than one chunk by age, then beyond max rows, keeping the newest', () => {
     const root = makeWorkspace({});
-    const log = PredictionLog.open(root, 'd', { policy: { sample: 1, retentionMs: 100_000, maxRows: 3000 } });
+    const log = PredictionLog.open(root, 'd', {
+      policy: { ...DEFAULT_LOG_POLICY, retentionMs: 100_000, maxRows: 3000 },
+    });
     const records = Array.from({ length: 9000 }, (_, index): PredictionRecord => ({
       requestId: `r${index}`,
       at: index * 20,

@@ -13,6 +13,8 @@ import { resolverFor } from '../../spec/schemas';
 import { validateNode } from '../../spec/schemaValidate';
 import { LineIndex } from '../../spec/text';
 import { durationMs } from '../sweep/spec';
+import { DEFAULT_LOG_POLICY } from '../monitor/log';
+import type { LogPolicy } from '../monitor/log';
 import type { RolloutStrategy } from '../../shared/deployments';
 
 /** A registered model version as the spec names it. */
@@ -126,7 +128,7 @@ export interface MonitoringSpec {
     /** Absolute paths of files or folders whose change triggers a retrain. */
     data: string[];
   } | null;
-  log: { sample: number; retentionMs: number; maxRows: number };
+  log: LogPolicy;
 }
 
 export interface KubernetesExportSpec {
@@ -430,6 +432,16 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
     return ms;
   }
 
+  function size(text: unknown, keys: (string | number)[]): number | null {
+    if (typeof text !== 'string') return null;
+    const bytes = sizeBytes(text);
+    if (bytes === undefined) {
+      problems.push(`${at(nodeAt(...keys))}: '${text}' is not a size. Write e.g. 500MB, 2GB or 10GiB.`);
+      return null;
+    }
+    return bytes;
+  }
+
   function readMonitoring(section: Record<string, unknown>): MonitoringSpec {
     const alerts: AlertRule[] = [];
     if (Array.isArray(section['alerts'])) {
@@ -558,12 +570,33 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
       rollback: rollback ? { automatic: rollback['automatic'] === true, on: stringList(rollback['on']) } : null,
       retrain: retrainSpec,
       log: {
-        sample: numberOr(log['sample'], 1),
-        retentionMs: duration(log['retention'], ['monitoring', 'log', 'retention']) ?? 7 * 86_400_000,
-        maxRows: numberOr(log['max_rows'], 1_000_000),
+        sample: numberOr(log['sample'], DEFAULT_LOG_POLICY.sample),
+        retentionMs: duration(log['retention'], ['monitoring', 'log', 'retention']) ?? DEFAULT_LOG_POLICY.retentionMs,
+        maxRows: numberOr(log['max_rows'], DEFAULT_LOG_POLICY.maxRows),
+        maxBytes: size(log['max_size'], ['monitoring', 'log', 'max_size']) ?? DEFAULT_LOG_POLICY.maxBytes,
       },
     };
   }
+}
+
+const SIZE = /^([0-9]+(?:\.[0-9]+)?)(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
+const UNIT_BYTES: Record<string, number> = {
+  B: 1,
+  kB: 1e3,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+};
+
+/** Bytes of a size such as `500MB`, `2GB` or `10GiB` (kB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024). */
+export function sizeBytes(text: string): number | undefined {
+  const match = SIZE.exec(text.trim());
+  return match ? Math.round(Number(match[1]) * (UNIT_BYTES[match[2] ?? 'B'] ?? 1)) : undefined;
 }
 
 function record(value: unknown): Record<string, unknown> {

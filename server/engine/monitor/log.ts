@@ -30,9 +30,16 @@ export interface LogPolicy {
   sample: number;
   retentionMs: number;
   maxRows: number;
+  /** Most bytes the log file may use (its pages in use; the file keeps its largest size and reuses freed pages). */
+  maxBytes: number;
 }
 
-export const DEFAULT_LOG_POLICY: LogPolicy = { sample: 1, retentionMs: 7 * 86_400_000, maxRows: 1_000_000 };
+export const DEFAULT_LOG_POLICY: LogPolicy = {
+  sample: 1,
+  retentionMs: 7 * 86_400_000,
+  maxRows: 1_000_000,
+  maxBytes: 2_000_000_000,
+};
 
 /** One logged request as read back; inputs are null when the request was not sampled. */
 export interface LoggedPrediction {
@@ -309,8 +316,9 @@ export class PredictionLog {
   }
 
   /**
-   * Removes predictions older than the retention, then the oldest beyond max rows; returns how many
-   * went. Deletes run in small transactions, so a server flushing the log never waits long on them.
+   * Removes predictions older than the retention, then the oldest beyond max rows, then the oldest
+   * until the file's used pages fit max bytes; returns how many went. Deletes run in small
+   * transactions, so a server flushing the log never waits long on them.
    */
   applyRetention(now: number): number {
     const cutoff = now - this.policy.retentionMs;
@@ -336,11 +344,48 @@ export class PredictionLog {
         keepFrom,
       );
     }
+    removed += this.fitSize();
     this.deleteInChunks('DELETE FROM feedback WHERE seq IN (SELECT seq FROM feedback WHERE at < ? LIMIT ?)', cutoff);
     this.deleteInChunks(
       'DELETE FROM resources WHERE rowid IN (SELECT rowid FROM resources WHERE at < ? LIMIT ?)',
       cutoff,
     );
+    return removed;
+  }
+
+  /** Bytes of the file's pages in use (freed pages are kept in the file and reused by later inserts). */
+  usedBytes(): number {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * (this.db.pragma('page_size', { simple: true }) as number);
+  }
+
+  /**
+   * Removes the oldest predictions until the used pages fit max bytes. Predictions are nearly all of
+   * the file, so the share to remove is the excess over the average size of one; a second pass
+   * takes what the estimate missed (the oldest may have kept fewer inputs than the average).
+   */
+  private fitSize(): number {
+    let removed = 0;
+    for (let pass = 0; pass < 4; pass++) {
+      const used = this.usedBytes();
+      if (used <= this.policy.maxBytes) break;
+      const { count, first } = this.db
+        .prepare('SELECT COUNT(*) AS count, MIN(seq) AS first FROM predictions')
+        .get() as {
+        count: number;
+        first: number | null;
+      };
+      if (count === 0 || first === null) break;
+      const excess = Math.min(count, Math.ceil(((used - this.policy.maxBytes) / used) * count));
+      const bound = (
+        this.db.prepare('SELECT seq FROM predictions ORDER BY seq LIMIT 1 OFFSET ?').get(excess - 1) as { seq: number }
+      ).seq;
+      removed += this.deleteInChunks(
+        'DELETE FROM predictions WHERE seq IN (SELECT seq FROM predictions WHERE seq <= ? ORDER BY seq LIMIT ?)',
+        bound,
+      );
+    }
     return removed;
   }
 
