@@ -5,8 +5,12 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { DEFAULT_LOG_POLICY, FeedbackError, monitorDbPath, PredictionLog } from '../../server/engine/monitor/log';
+import { LogWriterThread } from '../../server/engine/monitor/logWriter';
+import type { PredictionInsert } from '../../server/engine/monitor/logWriter';
 import { sampleResources } from '../../server/engine/monitor/resources';
+import { workerCommand } from '../../server/engine/serving/modelHost';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { makeWorkspace } from '../helpers/workspace';
 
@@ -31,6 +35,11 @@ function record(index: number, at: number, extra: Partial<PredictionRecord> = {}
     key: null,
     ...extra,
   };
+}
+
+/** The insert's arguments of a one-row prediction, as the log hands them to its writer thread. */
+function insertRow(requestId: string): PredictionInsert {
+  return [requestId, 1000, 'stable', 'weather:1', 'v2', 200, 1, 1, 0, null, null, null, null, '{"p":[0.5]}'];
 }
 
 describe('monitor: the prediction log', function () {
@@ -134,6 +143,86 @@ describe('monitor: the prediction log', function () {
       ['r0', 'r1', 'r2', 'r3', 'r4', 'r10'],
     );
     reader.close();
+  });
+
+  it('starts its writer thread again when it exits, with the flushes it had not written, each written once', async () => {
+    const root = makeWorkspace({});
+    const errors: string[] = [];
+    const log = PredictionLog.open(root, 'd', { writerThread: true, onError: (error) => errors.push(error.message) });
+    log.append([record(0, 0)]);
+    await log.written();
+    // The thread exits as a crash would end it: rows just handed over may or may not be written yet.
+    const { writer } = log as unknown as { writer: { worker: Worker } };
+    log.append([record(1, 1), record(2, 2)]);
+    log.flush();
+    await writer.worker.terminate();
+    log.append([record(3, 3)]);
+    await log.written();
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0] ?? '', /the log writer exited \(code 1\); it is started again \(1 of 3 in a row\)/);
+    // Thrice more and the count of restarts in a row is back at one: a flush was written in between.
+    await writer.worker.terminate();
+    log.append([record(4, 4)]);
+    await log.close();
+    assert.match(errors[1] ?? '', /started again \(1 of 3 in a row\) with the [01] predictions/);
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.deepEqual(
+      reader.predictions().map((prediction) => prediction.requestId),
+      ['r0', 'r1', 'r2', 'r3', 'r4'],
+    );
+    reader.close();
+  });
+
+  it('has a writer thread write a flush handed to it again only once', async () => {
+    const root = makeWorkspace({});
+    PredictionLog.open(root, 'd').close();
+    const thread = new Worker(path.join(__dirname, '../../server/engine/monitor/logWriterMain.ts'), {
+      execArgv: workerCommand().execArgv,
+    });
+    const answers: unknown[] = [];
+    const answered = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => (answers.length >= count ? resolve() : void setTimeout(check, 10));
+        check();
+      });
+    thread.on('message', (message) => answers.push(message));
+    thread.postMessage({ kind: 'open', file: monitorDbPath(root, 'd') });
+    const rows = [insertRow('r1'), insertRow('r2')];
+    thread.postMessage({ kind: 'insert', id: 1, rows });
+    // As a thread started after one that wrote flush 1 but exited before it could say so gets it.
+    thread.postMessage({ kind: 'insert', id: 1, rows, again: true });
+    thread.postMessage({ kind: 'insert', id: 2, rows: [insertRow('r3')], again: true });
+    await answered(3);
+    thread.postMessage({ kind: 'close' });
+    await new Promise((resolve) => thread.once('exit', resolve));
+    assert.deepEqual(answers, [
+      { kind: 'written', id: 1 },
+      { kind: 'written', id: 1 },
+      { kind: 'written', id: 2 },
+    ]);
+    const reader = PredictionLog.open(root, 'd', { readonly: true });
+    assert.deepEqual(
+      reader.predictions().map((prediction) => prediction.requestId),
+      ['r1', 'r2', 'r3'],
+    );
+    reader.close();
+  });
+
+  it('stops its writer thread after it exited four times in a row, and says how many predictions were lost', async () => {
+    const root = makeWorkspace({});
+    const errors: string[] = [];
+    // The thread cannot open a file in a folder that does not exist: it exits at every start.
+    const writer = new LogWriterThread(path.join(root, 'missing', 'monitor.db'), (error) => errors.push(error.message));
+    writer.write([insertRow('r0')]);
+    await writer.settled();
+    assert.equal(errors.filter((error) => /it is started again/.test(error)).length, 3, errors.join('\n'));
+    assert.match(
+      errors.at(-1) ?? '',
+      /the log writer exited 4 times in a row and is not started again; 1 predictions were not logged so far/,
+    );
+    writer.write([insertRow('r1')]);
+    await writer.close();
+    assert.ok(!fs.existsSync(path.join(root, 'missing')));
   });
 
   it('keeps a process alive while rows wait for its writer thread, and not after', () => {

@@ -7,7 +7,9 @@
 // LOG_WRITER_ARGUMENT, or logWriterMain.ts under tsx, as the model workers are (modelHost.ts).
 //
 // What is handed over and not yet written is counted: beyond MAX_QUEUED_BYTES the newest flushes are
-// dropped and reported, rather than letting a slow disk grow the server's memory without end.
+// dropped and reported, rather than letting a slow disk grow the server's memory without end. A
+// thread that exits by itself is started again with what it had not written (a flush it wrote but
+// could not acknowledge is not written twice); after MAX_RESTARTS in a row the log stops, and says so.
 import * as path from 'node:path';
 import { parentPort, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -54,15 +56,25 @@ function rowBytes(row: PredictionInsert): number {
 }
 
 type ToWriter =
-  { kind: 'open'; file: string } | { kind: 'insert'; id: number; rows: PredictionInsert[] } | { kind: 'close' };
+  | { kind: 'open'; file: string }
+  /** `again`: handed to a thread started after one exited, which may have written it before. */
+  | { kind: 'insert'; id: number; rows: PredictionInsert[]; again?: boolean }
+  | { kind: 'close' };
 type FromWriter = { kind: 'written'; id: number } | { kind: 'failed'; id: number; message: string };
 
-/** The server's side: hands rows to the thread and knows when they are in the file. */
+/** Restarts of a thread that exited by itself, in a row (without a flush written between), before giving up. */
+const MAX_RESTARTS = 3;
+
+/**
+ * The server's side: hands rows to the thread and knows when they are in the file. A thread that
+ * exits by itself (it could not open the file, or ran out of memory) is started again and given the
+ * flushes it had not written, up to MAX_RESTARTS times in a row; then the log stops and says so.
+ */
 export class LogWriterThread {
-  private readonly worker: Worker;
+  private worker: Worker;
   private nextId = 1;
   /** Flush id → its rows and bytes, for those handed over and not acknowledged yet. */
-  private readonly pending = new Map<number, { rows: number; bytes: number }>();
+  private readonly pending = new Map<number, { rows: PredictionInsert[]; bytes: number }>();
   private queuedBytes = 0;
   private dropped = 0;
   /** Whether predictions were dropped since the last report. */
@@ -72,32 +84,70 @@ export class LogWriterThread {
   private reportedAt = -Infinity;
   private readonly waiters: (() => void)[] = [];
   private readonly exited: Promise<void>;
+  private resolveExited: () => void = () => undefined;
   private gone = false;
+  private restarts = 0;
 
   constructor(
-    file: string,
+    private readonly file: string,
     private readonly onError: (error: Error) => void,
     private readonly maxQueuedBytes = MAX_QUEUED_BYTES,
   ) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.worker = this.start();
+  }
+
+  /** Starts a thread, opens the file in it and hands it what is pending. */
+  private start(): Worker {
     const command = workerCommand();
-    this.worker = command.module.endsWith('.ts')
+    const worker = command.module.endsWith('.ts')
       ? new Worker(path.join(__dirname, 'logWriterMain.ts'), { execArgv: command.execArgv })
       : new Worker(command.module, { argv: [LOG_WRITER_ARGUMENT] });
-    this.worker.on('message', (message: FromWriter) => this.receive(message));
-    this.worker.on('error', (error) => this.onError(new Error(`the log writer failed: ${error.message}`)));
-    this.exited = new Promise((resolve) =>
-      this.worker.once('exit', () => {
-        this.gone = true;
-        for (const flush of this.pending.values()) this.queuedBytes -= flush.bytes;
-        this.pending.clear();
-        this.wake();
-        resolve();
-      }),
-    );
-    this.post({ kind: 'open', file });
+    worker.on('message', (message: FromWriter) => this.receive(message));
+    worker.on('error', (error) => this.onError(new Error(`the log writer failed: ${error.message}`)));
+    worker.once('exit', (code) => this.onExit(worker, code));
+    worker.postMessage({ kind: 'open', file: this.file } satisfies ToWriter);
+    for (const [id, flush] of this.pending)
+      worker.postMessage({ kind: 'insert', id, rows: flush.rows, again: true } satisfies ToWriter);
     // The thread keeps the process alive only while rows wait to be written (and while closing); the
     // listeners above would ref it, so this comes after them.
-    this.worker.unref();
+    if (this.pending.size === 0 && !this.closing) worker.unref();
+    return worker;
+  }
+
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker) return;
+    if (!this.closing && this.restarts < MAX_RESTARTS) {
+      this.restarts++;
+      this.onError(
+        new Error(
+          `the log writer exited (code ${code}); it is started again (${this.restarts} of ${MAX_RESTARTS} in a row) ` +
+            `with the ${this.pendingRows()} predictions it had not written`,
+        ),
+      );
+      this.worker = this.start();
+      return;
+    }
+    this.gone = true;
+    const lost = this.pendingRows();
+    if (!this.closing || lost > 0) {
+      this.dropped += lost;
+      this.reportDrops(
+        this.closing
+          ? `the log writer exited (code ${code}) before it had written everything`
+          : `the log writer exited ${MAX_RESTARTS + 1} times in a row and is not started again`,
+      );
+    }
+    for (const flush of this.pending.values()) this.queuedBytes -= flush.bytes;
+    this.pending.clear();
+    this.wake();
+    this.resolveExited();
+  }
+
+  private pendingRows(): number {
+    let rows = 0;
+    for (const flush of this.pending.values()) rows += flush.rows.length;
+    return rows;
   }
 
   /** Hands rows to the thread (dropped and reported when it is too far behind or gone). */
@@ -119,7 +169,7 @@ export class LogWriterThread {
     }
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
-    this.pending.set(id, { rows: rows.length, bytes });
+    this.pending.set(id, { rows, bytes });
     this.queuedBytes += bytes;
     this.post({ kind: 'insert', id, rows });
   }
@@ -157,9 +207,12 @@ export class LogWriterThread {
     this.pending.delete(message.id);
     this.queuedBytes -= flush.bytes;
     if (message.kind === 'failed')
-      this.onError(new Error(`${flush.rows} predictions were not logged: ${message.message}`));
-    // Drops since the last report are reported once the writer keeps up again.
-    else if (this.unreported) this.reportDrops('the log writer has caught up');
+      this.onError(new Error(`${flush.rows.length} predictions were not logged: ${message.message}`));
+    else {
+      this.restarts = 0;
+      // Drops since the last report are reported once the writer keeps up again.
+      if (this.unreported) this.reportDrops('the log writer has caught up');
+    }
     if (this.pending.size === 0 && !this.closing) this.worker.unref();
     this.wake();
   }
@@ -181,6 +234,7 @@ export function runLogWriterThread(): Promise<number> {
   if (!port) throw new Error(`${LOG_WRITER_ARGUMENT} runs only as a worker thread of a deployment's server`);
   let db: Database.Database | null = null;
   let insert: Database.Statement | null = null;
+  let written: Database.Statement | null = null;
   return new Promise((resolve) => {
     port.on('message', (message: ToWriter) => {
       if (message.kind === 'open') {
@@ -188,6 +242,7 @@ export function runLogWriterThread(): Promise<number> {
         db.pragma('busy_timeout = 5000');
         db.pragma('synchronous = NORMAL');
         insert = db.prepare(INSERT_PREDICTION_SQL);
+        written = db.prepare('SELECT 1 FROM predictions WHERE request_id = ? AND at = ? AND arm = ? LIMIT 1');
         return;
       }
       if (message.kind === 'close') {
@@ -197,17 +252,23 @@ export function runLogWriterThread(): Promise<number> {
         return;
       }
       try {
-        if (!db || !insert) throw new Error('the log is not open');
+        if (!db || !insert || !written) throw new Error('the log is not open');
         const statement = insert;
-        db.transaction(() => {
-          for (const row of message.rows) {
-            const inputs = row[12];
-            // A Buffer arrives as a plain Uint8Array; better-sqlite3 binds Buffers as blobs.
-            if (inputs instanceof Uint8Array && !Buffer.isBuffer(inputs))
-              row[12] = Buffer.from(inputs.buffer, inputs.byteOffset, inputs.byteLength);
-            statement.run(row);
-          }
-        })();
+        // A flush is one transaction: when its first row is in the file, so is the rest, and a thread
+        // that exited after writing it (before it could say so) must not have it written twice.
+        const [first] = message.rows;
+        const done =
+          message.again === true && first !== undefined && written.get(first[0], first[1], first[2]) !== undefined;
+        if (!done)
+          db.transaction(() => {
+            for (const row of message.rows) {
+              const inputs = row[12];
+              // A Buffer arrives as a plain Uint8Array; better-sqlite3 binds Buffers as blobs.
+              if (inputs instanceof Uint8Array && !Buffer.isBuffer(inputs))
+                row[12] = Buffer.from(inputs.buffer, inputs.byteOffset, inputs.byteLength);
+              statement.run(row);
+            }
+          })();
         port.postMessage({ kind: 'written', id: message.id } satisfies FromWriter);
       } catch (error) {
         port.postMessage({
