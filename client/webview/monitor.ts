@@ -7,6 +7,7 @@
 // to the host only through the messages of monitorContract.ts. DOM only.
 import { formatClock, formatValue, rolloutText, versionRows } from '../deployModel';
 import type { DeploymentStatus, MonitorReport, OperationalPoint } from '../../server/shared/deployments';
+import { driftJudged } from '../../server/shared/deployments';
 import { alertTimeline, histogramChart, lineChart } from './monitorCharts';
 import type { LineSeries } from './monitorCharts';
 import { WINDOWS } from './monitorContract';
@@ -174,9 +175,9 @@ function summary(report: MonitorReport): HTMLElement {
   if (report.drift)
     card(
       'features drifted',
-      `${report.drift.driftedFeatures}/${report.drift.features.length}`,
+      driftJudged(report.drift) ? `${report.drift.driftedFeatures}/${report.drift.features.length}` : '—',
       'drift',
-      report.drift.datasetDrift ? 'bad' : '',
+      driftJudged(report.drift) && report.drift.datasetDrift ? 'bad' : '',
     );
   return cards;
 }
@@ -237,11 +238,17 @@ function drift(report: MonitorReport): HTMLElement {
       'Drift',
       element('p', 'muted', 'No drift yet: it needs a reference (monitoring.reference) and logged requests.'),
     );
-  const verdict = element(
-    'p',
-    result.datasetDrift ? 'verdict bad' : 'verdict',
-    `${result.datasetDrift ? 'Dataset drift' : 'No dataset drift'}: ${result.driftedFeatures} of ${result.features.length} features drifted (share ${formatValue(result.share)}, threshold ${formatValue(result.shareThreshold)}); ${result.currentRows} current rows against ${result.referenceRows} reference rows.`,
-  );
+  const verdict = driftJudged(result)
+    ? element(
+        'p',
+        result.datasetDrift ? 'verdict bad' : 'verdict',
+        `${result.datasetDrift ? 'Dataset drift' : 'No dataset drift'}: ${result.driftedFeatures} of ${result.features.length} features drifted (share ${formatValue(result.share)}, threshold ${formatValue(result.shareThreshold)}); ${result.currentRows} current rows against ${result.referenceRows} reference rows.`,
+      )
+    : element(
+        'p',
+        'verdict',
+        `Too few rows to judge drift: ${result.currentRows} current rows, and drift is judged from ${result.minRows ?? 0} (monitoring.drift.min_rows). The figures below are shown, and drift alerts wait.`,
+      );
   const grid = element('div', 'features');
   const ordered = [...result.features].sort(
     (a, b) => Number(b.drifted) - Number(a.drifted) || a.feature.localeCompare(b.feature),

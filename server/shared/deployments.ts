@@ -178,6 +178,16 @@ export interface DriftReport {
   /** The share at which the dataset counts as drifted (default 0.5). */
   shareThreshold: number;
   datasetDrift: boolean;
+  /**
+   * Deployment monitoring only: the fewest current rows at which drift is judged
+   * (monitoring.drift.min_rows). With fewer, the figures are shown and no drift alert fires.
+   */
+  minRows?: number;
+}
+
+/** Whether a drift report holds enough current rows to be judged (a report of two files always is). */
+export function driftJudged(report: DriftReport): boolean {
+  return report.currentRows >= (report.minRows ?? 0);
 }
 
 export interface PerformancePoint {

@@ -87,6 +87,7 @@ describe('deployment spec', () => {
       assert.equal(spec.monitoring.intervalMs, 500);
       assert.deepEqual(spec.monitoring.reference, { path: path.join(root, 'data/ref.csv') });
       assert.deepEqual(spec.monitoring.drift?.window, { rows: 5000 });
+      assert.equal(spec.monitoring.drift?.minRows, 100);
       assert.equal(spec.monitoring.alerts[0]?.runbook, 'runbooks/errors.md');
       assert.equal(spec.monitoring.alerts[0]?.forMs, 60_000);
       assert.deepEqual(spec.monitoring.rollback, { automatic: true, on: ['errors'] });

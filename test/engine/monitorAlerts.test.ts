@@ -13,7 +13,7 @@ import { readDeployment } from '../../server/engine/deploy/spec';
 import { listAlerts } from '../../server/engine/monitor/alerts';
 import { PredictionLog } from '../../server/engine/monitor/log';
 import { Registry } from '../../server/engine/registry/registry';
-import { evaluateMonitoring } from '../../server/engine/monitor/monitor';
+import { DRIFT_REFRESH_MS, evaluateMonitoring } from '../../server/engine/monitor/monitor';
 import type { PredictionRecord } from '../../server/engine/serving/record';
 import { Store } from '../../server/engine/store';
 import type { AlertRecord } from '../../server/shared/deployments';
@@ -91,6 +91,7 @@ function workspace(webhook: string): string {
         drift:
           window: 1h
           features: [f0, f1]
+          min_rows: 50
         concept_drift:
           detector: ddm
         performance:
@@ -129,6 +130,34 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
   });
   afterEach(async () => {
     await receiver.close();
+  });
+
+  it('shows the drift of fewer rows than min_rows but fires no drift alert on it', async () => {
+    const root = workspace(receiver.url);
+    const spec = readDeployment('api.deploy.yaml', root);
+    const store = Store.open(root);
+    const log = PredictionLog.open(root, 'api');
+    const t0 = 1_800_000_000_000;
+    // 30 requests with f0 shifted by 3: drifted by every test, and still too few to judge.
+    const shifted = normals(30, 3, 2);
+    log.append(shifted.map((f0, index) => prediction(index, t0 - 30_000 + index * 1000, f0)));
+    log.flush();
+    let outcome = await evaluateMonitoring({ root, spec, log, store, now: t0 });
+    assert.equal(outcome.report.drift?.currentRows, 30);
+    assert.equal(outcome.report.drift?.minRows, 50);
+    assert.equal(outcome.report.drift?.features.find((feature) => feature.feature === 'f0')?.drifted, true);
+    assert.deepEqual(outcome.fired, []);
+    // Twenty more and the window holds enough: the same drift fires at the next drift refresh.
+    log.append(normals(20, 3, 3).map((f0, index) => prediction(30 + index, t0 + index * 100, f0)));
+    log.flush();
+    outcome = await evaluateMonitoring({ root, spec, log, store, now: t0 + DRIFT_REFRESH_MS });
+    assert.equal(outcome.report.drift?.currentRows, 50);
+    assert.deepEqual(
+      outcome.fired.map((alert) => alert.rule),
+      ['drift-high'],
+    );
+    log.close();
+    store.close();
   });
 
   it('fires after `for`, resolves when the condition ends, and posts both to the webhook', async () => {

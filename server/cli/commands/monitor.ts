@@ -16,6 +16,7 @@ import { buildReport, readRoundReport, REPORT_BUCKET_MS, REPORT_PERIOD_MS } from
 import { ALL } from '../../engine/monitor/operational';
 import { stateDir, Store } from '../../engine/store';
 import type { AlertRecord, MonitorReport, OperationalPoint, RetrainRecord } from '../../shared/deployments';
+import { driftJudged } from '../../shared/deployments';
 import { rejectUnknownOptions, takeOption, UsageError } from '../args';
 import type { Command, CommandContext } from '../args';
 import { renderTable } from '../format';
@@ -383,8 +384,11 @@ export function formatMonitorReport(report: MonitorReport): string {
       formatNumber(feature.threshold),
       feature.drifted ? 'DRIFT' : 'ok',
     ]);
+    const verdict = driftJudged(drift)
+      ? `${drift.driftedFeatures} of ${drift.features.length} features drifted (share ${formatNumber(drift.share)}${drift.datasetDrift ? ', dataset drift' : ''})`
+      : `too few to judge: drift is judged from ${drift.minRows ?? 0} rows (monitoring.drift.min_rows), and its alerts wait until then`;
     sections.push(
-      `Drift (${drift.currentRows} recent rows against ${drift.referenceRows} reference rows): ${drift.driftedFeatures} of ${drift.features.length} features drifted (share ${formatNumber(drift.share)}${drift.datasetDrift ? ', dataset drift' : ''})\n${renderTable(
+      `Drift (${drift.currentRows} recent rows against ${drift.referenceRows} reference rows): ${verdict}\n${renderTable(
         [['FEATURE', 'TEST', 'STATISTIC', 'SCORE', 'THRESHOLD', 'RESULT'], ...rows],
         '  ',
       )}`.trimEnd(),

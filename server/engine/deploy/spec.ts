@@ -108,6 +108,8 @@ export interface MonitoringSpec {
     share: number;
     features: string[] | null;
     window: { ms: number } | { rows: number };
+    /** Fewest current rows at which drift is judged (and its alerts may fire). */
+    minRows: number;
   } | null;
   conceptDrift: { detector: 'adwin' | 'ddm'; delta: number } | null;
   /** source is absolute. */
@@ -500,6 +502,7 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
           typeof window === 'number'
             ? { rows: window }
             : { ms: duration(window, ['monitoring', 'drift', 'window']) ?? 3_600_000 },
+        minRows: numberOr(driftValue['min_rows'], DEFAULT_DRIFT_MIN_ROWS),
       };
     }
 
@@ -578,6 +581,13 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
     };
   }
 }
+
+/**
+ * Fewest current rows before drift is judged. The distance tests Evidently picks for a large
+ * reference (Wasserstein, Jensen-Shannon, PSI) have no sample-size correction: on a few dozen
+ * requests their noise alone passes the default threshold of 0.1.
+ */
+export const DEFAULT_DRIFT_MIN_ROWS = 100;
 
 const SIZE = /^([0-9]+(?:\.[0-9]+)?)(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
 const UNIT_BYTES: Record<string, number> = {

@@ -4,6 +4,7 @@
 // every monitoring.interval and carries out the actions of what fired (rollback, retrain); the CLI
 // builds the same report from the files alone, with the server stopped.
 import type { AlertRecord, ConceptDriftState, DriftReport, KpiValue, MonitorReport } from '../../shared/deployments';
+import { driftJudged } from '../../shared/deployments';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../data/sources';
@@ -262,7 +263,8 @@ export async function buildReport(
   const lastResource = resources.at(-1);
   const figures: MonitorFigures = {
     operational: operationalFigures(recent, ALERT_WINDOW_MS / 1000),
-    drift,
+    // Too few rows to judge: shown in the report, kept from the alert rules.
+    drift: drift && driftJudged(drift) ? drift : null,
     performance: currentPerformance,
     conceptDrift: conceptDrift === null ? null : conceptDrift.detections.some((at) => at >= from),
     kpis: kpiFigures,
@@ -369,12 +371,13 @@ async function driftOf(input: MonitorInput): Promise<DriftReport | null> {
     (feature) => feature in reference && feature in current,
   );
   if (features.length === 0 || (current[features[0] ?? '']?.length ?? 0) === 0) return null;
-  return driftBetween(reference, current, {
+  const report = driftBetween(reference, current, {
     method: monitoring.drift.method,
     threshold: monitoring.drift.threshold,
     share: monitoring.drift.share,
     features,
   });
+  return { ...report, minRows: monitoring.drift.minRows };
 }
 
 /** Runs the configured detector over the error stream of labelled rows, oldest first. */
