@@ -2,6 +2,7 @@
 // everything it started (a shell, its python, that python's workers). Output goes line by line to the
 // stage's log file and to a listener.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { WriteStream } from 'node:fs';
 
 export interface CommandResult {
@@ -89,4 +90,36 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+let bootId: string | null | undefined;
+
+/**
+ * What tells a process apart from a later one given the same pid: the boot it ran in and its start
+ * time (in clock ticks since that boot), from /proc. Null where there is no /proc (macOS, Windows)
+ * or the process is gone.
+ */
+export function processIdentity(pid: number): string | null {
+  try {
+    bootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces and parentheses): state is the first,
+    // the start time the twentieth.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTime ? `${bootId}/${startTime}` : null;
+  } catch {
+    bootId ??= null;
+    return null;
+  }
+}
+
+/**
+ * Whether the process recorded as `pid` with `identity` (processIdentity when it was recorded) is
+ * still running: the pid is alive and, where identities can be read, is still the same process.
+ */
+export function isSameProcess(pid: number | null, identity: string | null | undefined): boolean {
+  if (pid === null || pid <= 0 || !isAlive(pid)) return false;
+  if (!identity) return true;
+  const now = processIdentity(pid);
+  return now === null || now === identity;
 }

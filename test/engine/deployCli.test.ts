@@ -9,6 +9,10 @@ import * as path from 'node:path';
 import type { DeploymentStatus } from '../../server/shared/deployments';
 import { PredictionLog } from '../../server/engine/monitor/log';
 import { Registry } from '../../server/engine/registry/registry';
+import { saveDeployment } from '../../server/engine/deploy/records';
+import { idleRollout } from '../../server/engine/deploy/rollout';
+import { readDeployment } from '../../server/engine/deploy/spec';
+import { isSameProcess, processIdentity } from '../../server/engine/processes';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
 import { freePort } from '../helpers/deployCli';
@@ -50,6 +54,55 @@ describe('cairn deploy at its edges (the built CLI)', function () {
   before(() => {
     const build = spawnSync('npm', ['run', 'build'], { cwd: repository, encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
+  });
+
+  it('takes a recorded pid that another process has since for a server that is gone, and leaves that process alone', async () => {
+    const root = registered({ 'ghost.deploy.yaml': 'name: ghost\nmodel: rain@champion\n' });
+    const spec = readDeployment(path.join(root, 'ghost.deploy.yaml'), root);
+    // Another program now has the pid the store recorded (as after a reboot): a process of its own group.
+    const other = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+    try {
+      const pid = other.pid ?? -1;
+      const identity = processIdentity(pid);
+      assert.ok(identity, 'this machine has /proc');
+      assert.ok(isSameProcess(pid, identity));
+      const store = Store.open(root);
+      const served = { model: 'rain', version: 1, ref: 'rain@champion', pid: null, ready: true };
+      saveDeployment(store.db, {
+        name: 'ghost',
+        file: 'ghost.deploy.yaml',
+        status: 'serving',
+        pid,
+        host: '127.0.0.1',
+        port: await freePort(),
+        state: {
+          rolloutDigest: '',
+          stable: served,
+          candidate: null,
+          rollout: idleRollout(spec.rollout),
+          previousStable: null,
+          workers: [],
+          url: null,
+          health: 'healthy',
+          // The server that recorded it started in another boot.
+          serverProcess: `another-boot/${identity.split('/')[1]}`,
+        },
+        startedAt: Date.now() - 60_000,
+        updatedAt: Date.now() - 60_000,
+      });
+      store.close();
+      const status = cairn(root, ['deploy', 'status', 'ghost', '--json']);
+      assert.equal(status.status, 0, status.stderr);
+      const [ghost] = (JSON.parse(status.stdout) as { deployments: DeploymentStatus[] }).deployments;
+      assert.equal(ghost?.status, 'failed');
+      const stop = cairn(root, ['deploy', 'stop', 'ghost']);
+      assert.equal(stop.status, 0, stop.stderr);
+      assert.ok(isSameProcess(pid, identity), 'the other process was signalled');
+      const after = cairn(root, ['deploy', 'status', 'ghost', '--json']);
+      assert.equal((JSON.parse(after.stdout) as { deployments: DeploymentStatus[] }).deployments[0]?.status, 'stopped');
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('refuses a bad file, an unknown model and a missing token variable with exit 2 and the fix', () => {

@@ -13,7 +13,7 @@ import { readAdminToken, writeAdminToken } from './admin';
 import {
   deploymentRow,
   deploymentRows,
-  processAlive,
+  serverAlive,
   recordEvent,
   retrainRecord,
   saveDeployment,
@@ -33,7 +33,7 @@ export function serverLogPath(root: string, deployment: string): string {
 
 /** Whether the row's server process is alive and serving (or starting, or draining). */
 export function isRunning(row: DeploymentRow | null): boolean {
-  return row !== null && ['starting', 'serving', 'draining'].includes(row.status) && processAlive(row.pid);
+  return row !== null && ['starting', 'serving', 'draining'].includes(row.status) && serverAlive(row);
 }
 
 /** Status of every deployment (or of one), newest state from the store. */
@@ -241,11 +241,12 @@ export async function stopRunning(root: string, row: DeploymentRow, timeoutMs = 
     if (answer.status >= 400) throw new ControlError(String(answer.body['error'] ?? `HTTP ${answer.status}`));
   } catch (error) {
     if (error instanceof ControlError) throw error;
-    // The admin API did not answer: stop the process group with a signal, which drains too.
-    if (row.pid !== null) signalGroup(row.pid, 'SIGTERM');
+    // The admin API did not answer: stop the process group with a signal, which drains too (only
+    // while the pid is still the server's: a reused one belongs to somebody else).
+    if (row.pid !== null && serverAlive(row)) signalGroup(row.pid, 'SIGTERM');
   }
   const deadline = Date.now() + timeoutMs;
-  while (processAlive(row.pid)) {
+  while (serverAlive(row)) {
     if (Date.now() > deadline) {
       if (row.pid !== null) signalGroup(row.pid, 'SIGKILL');
       throw new ControlError(`${row.name} did not stop within ${timeoutMs / 1000} s; its processes were killed.`);

@@ -6,6 +6,7 @@
 import type { DeploymentEventKind, DeploymentStatus } from '../../shared/deployments';
 import { PredictionLog } from '../monitor/log';
 import { Registry } from '../registry/registry';
+import { processIdentity } from '../processes';
 import type { ModelVersion } from '../registry/registry';
 import type { PredictionRecord } from '../serving/record';
 import type { Store } from '../store';
@@ -50,6 +51,8 @@ export class Deployment {
   private stopping = false;
   /** The stable and fallback versions a hot swap could not load; not tried again until an alias moves on. */
   private unservable: string | null = null;
+  /** This process's identity, recorded beside its pid (see processIdentity). */
+  private readonly serverProcess = processIdentity(process.pid);
 
   constructor(
     readonly root: string,
@@ -524,7 +527,7 @@ export class Deployment {
       pid,
       host: address === undefined ? (previous?.host ?? null) : (address?.host ?? null),
       port: address === undefined ? (previous?.port ?? null) : (address?.port ?? null),
-      state: this.state,
+      state: { ...this.state, serverProcess: pid === null ? null : this.serverProcess },
       startedAt: this.startedAt,
       updatedAt: this.now(),
     });

@@ -10,6 +10,7 @@ import type {
   RetrainRecord,
   ServedVersion,
 } from '../../shared/deployments';
+import { isSameProcess } from '../processes';
 import type { RolloutMemory } from './rollout';
 
 /** What a deployment row's `state` column holds. */
@@ -26,6 +27,11 @@ export interface DeploymentState {
   /** Base URL once listening. */
   url: string | null;
   health: DeploymentStatus['health'];
+  /**
+   * The server process's identity (processIdentity: its boot and start time), so that a pid the
+   * system gave to another process since (after a reboot, say) is not taken for the server.
+   */
+  serverProcess?: string | null;
 }
 
 export interface DeploymentRow {
@@ -123,20 +129,14 @@ export function deploymentEvents(db: Database.Database, deployment: string, limi
     .all(deployment, limit) as DeploymentEvent[];
 }
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
-export function processAlive(pid: number | null): boolean {
-  if (pid === null || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Whether the row's server process still runs (its pid, and where /proc tells, the same process). */
+export function serverAlive(row: DeploymentRow): boolean {
+  return isSameProcess(row.pid, row.state.serverProcess);
 }
 
 /** The status document of a row, as `cairn deploy status --json` prints it; a dead server shows as failed. */
 export function statusOf(db: Database.Database, row: DeploymentRow): DeploymentStatus {
-  const running = row.status === 'stopped' || row.status === 'failed' ? false : processAlive(row.pid);
+  const running = row.status === 'stopped' || row.status === 'failed' ? false : serverAlive(row);
   const status: DeploymentStatus['status'] =
     row.status === 'stopped' || row.status === 'failed' || running ? row.status : 'failed';
   const live = status === 'serving' || status === 'starting' || status === 'draining';
