@@ -424,53 +424,75 @@ describe('monitor: performance below the gate', function () {
   this.timeout(30000);
 
   it("fires performance-low below the served version's gate threshold when the spec gives no min", async () => {
-    const root = makeWorkspace({
-      'api.deploy.yaml': yaml`
-        name: api
-        model: weather@champion
-        monitoring:
-          performance:
-            metric: accuracy
-      `,
-    });
-    const store = Store.open(root);
-    const registry = new Registry(store, root);
-    registry.register({
-      name: 'weather',
-      onnxPath: writeLogisticModel(root, 'models/weather.onnx', [1, 2]),
-      gateReport: {
-        passed: true,
-        split: 'holdout',
-        summary: 'All 1 criteria passed.',
-        criteria: [
-          {
-            kind: 'threshold',
-            criterion: 'holdout.accuracy >= 0.85',
-            metric: 'holdout.accuracy',
-            value: 0.9,
-            threshold: '>= 0.85',
-            passed: true,
-            reason: '0.9 >= 0.85',
-          },
-        ],
-      },
-    });
-    registry.setAlias('weather', 'champion', 1);
-    const log = PredictionLog.open(root, 'api');
-    const now = 1_800_000_000_000;
-    log.append(Array.from({ length: 40 }, (_, index) => prediction(index, now - 40_000 + index * 1000, 0)));
-    log.flush();
-    // 32 of 40 right: accuracy 0.8, under the gate's 0.85.
-    log.addFeedback(
-      Array.from({ length: 40 }, (_, index) => ({ request_id: `r${index}`, label: index % 5 === 0 ? 0 : 1 })),
-      { now },
-    );
-    const outcome = await evaluateMonitoring({ root, spec: readDeployment('api.deploy.yaml', root), log, store, now });
+    const outcome = await accuracyOfFourFifths(yaml`
+      name: api
+      model: weather@champion
+      monitoring:
+        performance:
+          metric: accuracy
+    `);
     assert.deepEqual(
       outcome.fired.map((alert) => [alert.rule, alert.condition, alert.value]),
       [['performance-low', 'performance.accuracy < 0.85', 0.8]],
     );
-    log.close();
-    store.close();
+  });
+
+  it('leaves performance-low out when an alert of the spec watches the same metric fall', async () => {
+    const outcome = await accuracyOfFourFifths(yaml`
+      name: api
+      model: weather@champion
+      monitoring:
+        performance: { metric: accuracy, min: 0.9 }
+        alerts:
+          - { name: accuracy-low, when: performance.accuracy <= 0.85, severity: critical, runbook: runbooks/accuracy.md }
+    `);
+    assert.deepEqual(
+      outcome.fired.map((alert) => [alert.rule, alert.condition, alert.value]),
+      [['accuracy-low', 'performance.accuracy <= 0.85', 0.8]],
+    );
   });
 });
+
+/**
+ * Monitoring of a deployment (the spec given) whose registered model has a gate of accuracy >= 0.85
+ * and whose 40 labelled predictions are 32 right: accuracy 0.8.
+ */
+async function accuracyOfFourFifths(spec: string): Promise<Awaited<ReturnType<typeof evaluateMonitoring>>> {
+  const root = makeWorkspace({ 'api.deploy.yaml': spec });
+  const store = Store.open(root);
+  const registry = new Registry(store, root);
+  registry.register({
+    name: 'weather',
+    onnxPath: writeLogisticModel(root, 'models/weather.onnx', [1, 2]),
+    gateReport: {
+      passed: true,
+      split: 'holdout',
+      summary: 'All 1 criteria passed.',
+      criteria: [
+        {
+          kind: 'threshold',
+          criterion: 'holdout.accuracy >= 0.85',
+          metric: 'holdout.accuracy',
+          value: 0.9,
+          threshold: '>= 0.85',
+          passed: true,
+          reason: '0.9 >= 0.85',
+        },
+      ],
+    },
+  });
+  registry.setAlias('weather', 'champion', 1);
+  const log = PredictionLog.open(root, 'api');
+  const now = 1_800_000_000_000;
+  log.append(Array.from({ length: 40 }, (_, index) => prediction(index, now - 40_000 + index * 1000, 0)));
+  log.flush();
+  // 32 of 40 right: accuracy 0.8, under the gate's 0.85.
+  log.addFeedback(
+    Array.from({ length: 40 }, (_, index) => ({ request_id: `r${index}`, label: index % 5 === 0 ? 0 : 1 })),
+    { now },
+  );
+  const outcome = await evaluateMonitoring({ root, spec: readDeployment('api.deploy.yaml', root), log, store, now });
+  log.close();
+  store.close();
+  return outcome;
+}

@@ -110,7 +110,7 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
     const value = metricValue(figures, condition.metric);
     outcomes.push({ rule, condition, value, holding: holds(value, condition) });
   }
-  const performanceRule = performanceFloorRule(input, built.performanceMin);
+  const performanceRule = performanceFloorRule(input, built.performanceMin, outcomes);
   if (performanceRule) {
     const value = figures.performance[performanceRule.condition.metric.slice('performance.'.length)] ?? null;
     outcomes.push({ ...performanceRule, value, holding: holds(value, performanceRule.condition) });
@@ -148,15 +148,24 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
   return { report, fired, resolved, warnings };
 }
 
-/** The rule behind PERFORMANCE_RULE, unless the spec declares an alert of that name itself. */
-function performanceFloorRule(input: MonitorInput, min: number | null): Omit<RuleOutcome, 'value' | 'holding'> | null {
+/**
+ * The rule behind PERFORMANCE_RULE, unless the spec declares an alert of that name itself, or one that
+ * watches the same metric falling (`performance.auc < 0.75`): two alerts for one fall would be noise.
+ */
+function performanceFloorRule(
+  input: MonitorInput,
+  min: number | null,
+  declared: readonly RuleOutcome[],
+): Omit<RuleOutcome, 'value' | 'holding'> | null {
   const performance = input.spec.monitoring.performance;
   if (!performance || min === null) return null;
   if (input.spec.monitoring.alerts.some((rule) => rule.name === PERFORMANCE_RULE)) return null;
-  const when = `performance.${performance.metric} < ${min}`;
+  const metric = `performance.${performance.metric}`;
+  if (declared.some(({ condition }) => condition.metric === metric && (condition.op === '<' || condition.op === '<=')))
+    return null;
   return {
-    rule: { name: PERFORMANCE_RULE, when, severity: 'warning', runbook: '', forMs: 0 },
-    condition: { metric: `performance.${performance.metric}`, op: '<', value: min },
+    rule: { name: PERFORMANCE_RULE, when: `${metric} < ${min}`, severity: 'warning', runbook: '', forMs: 0 },
+    condition: { metric, op: '<', value: min },
   };
 }
 
