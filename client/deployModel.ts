@@ -131,8 +131,16 @@ function versionRow(
   deployment: DeploymentStatus,
 ): VersionRow {
   const live = isLive(deployment);
-  const state = !live ? '' : version.ready ? 'ready' : 'not ready';
-  const description = [share, state, version.ref, version.pid === null || !live ? '' : `pid ${version.pid}`]
+  const replicas = version.replicas;
+  const state = !live
+    ? ''
+    : replicas
+      ? `${replicas.ready} of ${replicas.total} workers ready`
+      : version.ready
+        ? 'ready'
+        : 'not ready';
+  const pids = replicas ? replicas.pids : version.pid === null ? [] : [version.pid];
+  const description = [share, state, version.ref, pids.length === 0 || !live ? '' : `pid ${pids.join(', ')}`]
     .filter(Boolean)
     .join(' · ');
   return {

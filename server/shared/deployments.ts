@@ -9,9 +9,12 @@ export interface ServedVersion {
   version: number;
   /** The reference written in the spec, such as "rain-tomorrow@champion" or "rain-tomorrow:3". */
   ref: string;
-  /** Pid of the process that runs this version (a model worker), when it runs. */
+  /** Pid of the process that runs this version (its first model worker), when it runs. */
   pid: number | null;
+  /** Whether it can answer: at least one of its workers has loaded the model. */
   ready: boolean;
+  /** With server.workers above 1: every worker's pid, and how many of them are ready. */
+  replicas?: { pids: number[]; ready: number; total: number };
 }
 
 export type DeploymentHealth = 'healthy' | 'degraded' | 'down' | 'stopped';

@@ -8,6 +8,7 @@ import { abortRollout, startRollout, tickRollout } from '../../server/engine/dep
 import type { CandidateMetric, RolloutMemory } from '../../server/engine/deploy/rollout';
 import type { RolloutSpec } from '../../server/engine/deploy/spec';
 import { canRestore, served, withWorkers } from '../../server/engine/deploy/versions';
+import { workerThreads } from '../../server/engine/deploy/modelServerEngine';
 import type { DeploymentState } from '../../server/engine/deploy/records';
 
 const candidate = { ref: 'rain@challenger', name: 'rain', alias: 'challenger', version: null };
@@ -192,5 +193,17 @@ describe('deployment versions', () => {
     const aborted = withWorkers(stable, candidate, false, [worker(1, 11, true)]);
     assert.deepEqual(aborted.candidate, { ...candidate, pid: null, ready: false });
     assert.equal(aborted.health, 'healthy');
+    // With server.workers 2: every worker's pid counts, and one of two down is degraded, not down.
+    const replicas = (ready: number) => ({ ...worker(1, 11, true), replicas: { pids: [11, 21], ready, total: 2 } });
+    const both = withWorkers(stable, null, false, [replicas(2)]);
+    assert.deepEqual([both.health, both.pids, both.stable.replicas?.ready], ['healthy', [11, 21], 2]);
+    assert.equal(withWorkers(stable, null, false, [replicas(1)]).health, 'degraded');
+  });
+
+  it('shares the cores out between several workers of a version', () => {
+    assert.equal(workerThreads(1, 8), null);
+    assert.equal(workerThreads(2, 8), 4);
+    assert.equal(workerThreads(3, 8), 2);
+    assert.equal(workerThreads(4, 2), 1);
   });
 });

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
+import { sampleRows, writeMlpModel } from '../helpers/mlp';
 import { writeFailingModel } from '../helpers/servingModels';
 import {
   alive,
@@ -31,6 +32,13 @@ import {
 } from '../helpers/serving';
 import type { Reply } from '../helpers/serving';
 import { makeWorkspace } from '../helpers/workspace';
+
+/** CPU time (clock ticks) a process has used so far, from /proc. */
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 function workerPid(server: { workers(): { pid: number | null; version: number }[] }, version: number): number {
   const pid = server.workers().find((worker) => worker.version === version)?.pid;
@@ -181,6 +189,43 @@ describe('serving runtime', function () {
     const after = await post(`${url}/v2/models/rain/infer`, v2Body([row]));
     assert.equal(after.headers.get('x-cairn-version'), 'rain:2');
     assert.equal(after.headers.get('x-cairn-fallback'), null);
+  });
+
+  it('spreads batches over server.workers processes, and answers on the others while a killed one restarts', async () => {
+    const file = writeMlpModel(directory, 'mlp-workers.onnx', { hidden: [256, 256] });
+    const { server, url, workerExits } = await startServer(
+      { stable: fileVersion(file, 'mlp', 1) },
+      { workers: 2, workerThreads: 1, restartDelayMs: 300 },
+    );
+    const [described] = server.workers();
+    assert.deepEqual([described?.replicas?.ready, described?.replicas?.total], [2, 2]);
+    const pids = described?.replicas?.pids ?? [];
+    assert.equal(new Set(pids).size, 2);
+    // Requests of 1,000 rows, six at a time: each worker must have run some of them.
+    const body = JSON.stringify({
+      inputs: [{ name: 'features', shape: [1000, 20], datatype: 'FP32', data: sampleRows(1000).flat() }],
+    });
+    const before = pids.map(cpuTicks);
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all(Array.from({ length: 6 }, () => post(`${url}/v2/models/mlp/infer`, body)));
+      for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+    }
+    pids.forEach((pid, index) =>
+      assert.ok(cpuTicks(pid) > (before[index] ?? 0), `worker ${pid} ran no batch: ${String(before)}`),
+    );
+    // One worker killed: the other answers every request (no fallback), and the version is
+    // ready on one of two until the killed one is back under a new pid.
+    process.kill(pids[0] ?? -1, 'SIGKILL');
+    await waitFor(() => workerExits.length > 0, 5000, 'the worker exit');
+    assert.equal(server.workers()[0]?.replicas?.ready, 1);
+    for (let index = 0; index < 5; index++) {
+      const answer = await post(`${url}/v2/models/mlp/infer`, body);
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.headers.get('x-cairn-fallback'), null);
+    }
+    await waitFor(() => server.workers()[0]?.replicas?.ready === 2, 15_000, 'the restarted worker');
+    const restarted = server.workers()[0]?.replicas?.pids ?? [];
+    assert.ok(!restarted.includes(pids[0] ?? -1) && restarted.includes(pids[1] ?? -1), String(restarted));
   });
 
   it('falls back when the candidate model fails, and answers 500 when the stable one fails with no fallback', async () => {

@@ -97,6 +97,18 @@ describe('Deployments view', () => {
     assert.equal(deploymentContext(stopped), 'cairn.deployment.stopped');
   });
 
+  it('shows how many workers of a version served by several are ready, and their pids', () => {
+    const replicated: DeploymentStatus = {
+      ...canary,
+      candidate: null,
+      stable: { ...canary.stable, replicas: { pids: [101, 103], ready: 1, total: 2 } },
+    };
+    assert.equal(
+      versionRows(replicated)[0]?.description,
+      `${canary.traffic.stable}% · 1 of 2 workers ready · rain-tomorrow@champion · pid 101, 103`,
+    );
+  });
+
   it('draws health as an icon, and a spinner while starting', () => {
     assert.equal(deploymentIcon(deployment()).id, 'pass-filled');
     assert.equal(deploymentIcon(deployment({ health: 'degraded' })).id, 'warning');

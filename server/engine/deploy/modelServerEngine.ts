@@ -1,9 +1,18 @@
 // The serving engine of a deployment server: S1's ModelServer (server/engine/serving/server.ts)
 // configured from the spec. The only file of the control plane that knows the data plane's class.
+import os from 'node:os';
 import type { ModelVersion } from '../registry/registry';
 import { ModelServer } from '../serving/server';
 import type { ServingVersion } from '../serving/server';
 import type { EngineFactory, ServingVersions } from './engine';
+
+/**
+ * onnxruntime's threads per run in each worker: its default (a thread per core) for one worker; with
+ * several, the cores shared out between them, so that they do not fight over the same cores.
+ */
+export function workerThreads(workers: number, cores = os.availableParallelism()): number | null {
+  return workers <= 1 ? null : Math.max(1, Math.floor(cores / workers));
+}
 
 /** Builds a ModelServer for a deployment. */
 export const modelServerEngine: EngineFactory = (options) => {
@@ -14,6 +23,8 @@ export const modelServerEngine: EngineFactory = (options) => {
     token: options.token,
     protocols: spec.server.protocols,
     batch: spec.server.batch,
+    workers: spec.server.workers,
+    workerThreads: workerThreads(spec.server.workers),
     maxConcurrency: spec.server.maxConcurrency,
     timeoutMs: spec.server.timeoutMs,
     fallback: { on: spec.fallback.on, timeoutMs: spec.fallback.timeoutMs, default: spec.fallback.default },

@@ -63,16 +63,23 @@ export function withWorkers(
 ): { stable: ServedVersion; candidate: ServedVersion | null; pids: number[]; health: DeploymentHealth } {
   const find = (version: ServedVersion): ServedVersion => {
     const worker = workers.find((entry) => sameVersion(entry, version));
-    return { ...version, pid: worker?.pid ?? null, ready: worker?.ready ?? false };
+    const { model, version: number, ref } = version;
+    return {
+      model,
+      version: number,
+      ref,
+      pid: worker?.pid ?? null,
+      ready: worker?.ready ?? false,
+      ...(worker?.replicas ? { replicas: worker.replicas } : {}),
+    };
   };
   const stableNow = find(stable);
   const candidateNow = candidate && (candidateServed ? find(candidate) : { ...candidate, pid: null, ready: false });
-  const pids = workers.map((worker) => worker.pid).filter((pid): pid is number => pid !== null);
-  const health: DeploymentHealth = !stableNow.ready
-    ? 'down'
-    : workers.every((worker) => worker.ready)
-      ? 'healthy'
-      : 'degraded';
+  const pids = workers.flatMap((worker) => worker.replicas?.pids ?? (worker.pid === null ? [] : [worker.pid]));
+  // A version with some of its workers down still answers, on fewer of them.
+  const allReady = (worker: ServedVersion): boolean =>
+    worker.ready && (!worker.replicas || worker.replicas.ready === worker.replicas.total);
+  const health: DeploymentHealth = !stableNow.ready ? 'down' : workers.every(allReady) ? 'healthy' : 'degraded';
   return { stable: stableNow, candidate: candidateNow, pids, health };
 }
 

@@ -8,10 +8,10 @@ import { concatenate, sliceRows } from './tensors';
 import type { TensorValue } from './tensors';
 
 /**
- * Batches sent to the worker before the next must wait: two, so that the worker runs one while the
+ * Batches sent to each worker before the next must wait: two, so that a worker runs one while the
  * front answers the previous one and reads new requests.
  */
-const PIPELINE = 2;
+const PIPELINE_PER_WORKER = 2;
 
 export interface BatchOptions {
   /** Most rows in one batch. */
@@ -49,6 +49,8 @@ export class Batcher {
   private running = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  /** Batches in flight before the next waits. */
+  private readonly pipeline: number;
 
   constructor(
     private readonly runner: BatchRunner,
@@ -57,7 +59,11 @@ export class Batcher {
     private readonly batchable: boolean,
     /** Told the row count of every batch sent (for the batch size histogram). */
     private readonly onBatch: (rows: number) => void = () => undefined,
-  ) {}
+    /** The workers the runner spreads batches over: each may have PIPELINE_PER_WORKER in flight. */
+    workers = 1,
+  ) {
+    this.pipeline = PIPELINE_PER_WORKER * Math.max(1, workers);
+  }
 
   /** Requests waiting and batches running. */
   get busy(): number {
@@ -87,11 +93,11 @@ export class Batcher {
     if (this.queue.length === 0) return;
     if (this.queuedRows >= this.options.maxSize) {
       this.dispatch();
-    } else if (this.running < PIPELINE) {
+    } else if (this.running < this.pipeline) {
       // Collect the requests parsed in this turn of the event loop, then go.
       this.immediate ??= setImmediate(() => {
         this.immediate = null;
-        if (this.running < PIPELINE || this.options.maxLatencyMs <= 0) this.dispatch();
+        if (this.running < this.pipeline || this.options.maxLatencyMs <= 0) this.dispatch();
         else this.startTimer();
       });
     } else {

@@ -75,6 +75,8 @@ export interface ModelServerOptions {
   adminRoutes?(request: IncomingMessage, response: ServerResponse, url: URL): boolean | Promise<boolean>;
   /** The deployment's name, accepted as the V2 model name besides the model's own. */
   name?: string;
+  /** Worker processes per served version (default 1). */
+  workers?: number;
   /** onnxruntime's threads per run in each worker; null: its default. */
   workerThreads?: number | null;
   restartDelayMs?: number;
@@ -201,6 +203,7 @@ export class ModelServer {
   private serve(version: ServingVersion): Served {
     return new Served(version, {
       batch: this.options.batch,
+      workers: this.options.workers ?? 1,
       threads: this.options.workerThreads ?? null,
       command: this.options.workerCommand,
       restartDelayMs: this.options.restartDelayMs ?? 1000,
@@ -209,7 +212,7 @@ export class ModelServer {
         this.log(`worker of ${served.key} exited: ${detail}`);
         this.options.onWorkerExit?.(served.key, detail);
       },
-      onRestarted: (served) => this.log(`worker of ${served.key} restarted (pid ${served.pid ?? '?'})`),
+      onRestarted: (served, pid) => this.log(`worker of ${served.key} restarted (pid ${pid ?? '?'})`),
     });
   }
 
