@@ -21,7 +21,8 @@
 //
 // Usage: npm run bench:serve
 //   (node --import tsx bench/serve.mjs [--duration 5] [--rounds 3] [--connections 32] [--big-connections 4]
-//    [--rates 100,500,2000] [--hidden 256,256] [--batch-max-size 1000] [--batch-max-latency-ms 2] [--json])
+//    [--rates 100,500,2000] [--hidden 256,256] [--batch-max-size 1000] [--batch-max-latency-ms 2]
+//    [--workers 1] [--json]; --workers is the deployments' server.workers, model processes per version)
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -60,6 +61,7 @@ const hidden = String(option('hidden', '256,256')).split(',').map(Number);
 // The server's micro-batching: the most rows in one batch, and how long a request waits for others.
 const batchMaxSize = Number(option('batch-max-size', BATCH_ROWS));
 const batchMaxLatencyMs = Number(option('batch-max-latency-ms', 2));
+const workers = Number(option('workers', 1));
 const rounds = Number(option('rounds', 3));
 const asJson = process.argv.includes('--json');
 
@@ -237,6 +239,7 @@ async function startCairnServer(root, name, deployment = name) {
       `model: ${name}@champion`,
       'server:',
       `  port: ${port}`,
+      `  workers: ${workers}`,
       '  batch:',
       `    max_size: ${batchMaxSize}`,
       `    max_latency_ms: ${batchMaxLatencyMs}`,
@@ -436,7 +439,7 @@ function print(figures) {
   const lines = [
     `machine: ${figures.machine.cpus} cores, load average ${figures.machine.loadavg.join(' ')} before the run, ` +
       `${figures.machine.loadavgAfter.join(' ')} after (other work slows every figure)`,
-    `server: cairn deploy --foreground, batch max_size ${batchMaxSize}, max_latency_ms ${batchMaxLatencyMs}; ` +
+    `server: cairn deploy --foreground, workers ${workers}, batch max_size ${batchMaxSize}, max_latency_ms ${batchMaxLatencyMs}; ` +
       `${(durationMs / 1000).toFixed(0)} s per run, best of ${figures.rounds} interleaved rounds`,
     '',
   ];
