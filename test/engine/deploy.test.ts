@@ -174,6 +174,21 @@ describe('cairn deploy (real server processes)', function () {
     assert.equal(unknown.status, 404);
     assert.match(await unknown.text(), /No admin route 'restart'. Use status, promote, rollback/);
 
+    // Deploying the changed file again reloads it in place, and names what only a restart applies.
+    fs.writeFileSync(
+      path.join(root, 'rain.deploy.yaml'),
+      `model: rain@champion\nserver: { port: ${port}, batch: { max_size: 8 } }\nmonitoring: { log: { sample: 0.5 } }\n`,
+    );
+    const reloaded = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(reloaded.status, 0, reloaded.stderr);
+    assert.match(
+      reloaded.stderr,
+      /cairn: note: rain\.deploy\.yaml: server\.batch changed, and the running server keeps the old values until it restarts: cairn deploy stop rain, then cairn deploy rain\.deploy\.yaml\./,
+    );
+    assert.equal(statusOf(root, 'rain').pid, status.pid);
+    const unchanged = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(unchanged.stderr, '');
+
     const stopped = cairn(root, 'deploy', 'stop', 'rain');
     assert.equal(stopped.status, 0, stopped.stderr);
     assert.equal(alive(status.pid), false);

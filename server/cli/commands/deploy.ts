@@ -119,7 +119,13 @@ async function deployFileCommand(context: CommandContext): Promise<number> {
       // Already serving: re-read the file in place (new versions, traffic, monitoring).
       const answer = await adminCall(root, row, 'reload');
       if (answer.status >= 400) throw new ControlError(String(answer.body['error'] ?? `HTTP ${answer.status}`));
-      status = answer.body as unknown as DeploymentStatus;
+      const { restartNeeded, ...rest } = answer.body as unknown as DeploymentStatus & { restartNeeded?: string[] };
+      status = rest;
+      if (restartNeeded && restartNeeded.length > 0)
+        process.stderr.write(
+          `cairn: note: ${spec.relativeFile}: ${restartNeeded.join(', ')} changed, and the running server keeps the old ` +
+            `values until it restarts: cairn deploy stop ${spec.name}, then cairn deploy ${spec.relativeFile}.\n`,
+        );
     } else {
       status = await startDetached(store, {
         root,

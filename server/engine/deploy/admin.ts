@@ -42,8 +42,8 @@ export function readAdminToken(root: string, deployment: string): string | null 
 export interface AdminHooks {
   /** Stops the server process after answering. */
   stop(actor: string): void;
-  /** Re-reads the deployment file and applies what changed. */
-  reload(): Promise<void>;
+  /** Re-reads the deployment file and applies what changed; resolves with the settings that need a restart. */
+  reload(): Promise<string[]>;
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
@@ -112,10 +112,11 @@ export function adminRoutes(
         case 'rollback':
           send(response, 200, await deployment.rollback(actor, reason));
           return true;
-        case 'reload':
-          await hooks.reload();
-          send(response, 200, deployment.status());
+        case 'reload': {
+          const restartNeeded = await hooks.reload();
+          send(response, 200, { ...deployment.status(), restartNeeded });
           return true;
+        }
         case 'stop':
           send(response, 202, { stopping: true });
           hooks.stop(actor);

@@ -75,11 +75,16 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
     return stopping;
   };
   const retrain = new RetrainLoop(deployment, { cli: options.cli });
-  const reload = async (): Promise<void> => {
+  const reload = async (): Promise<string[]> => {
     const next = readDeployment(options.file, options.root);
     if (next.name !== deployment.spec.name) throw new Error('The deployment name changed: stop it and deploy again.');
+    const restart = settingsNeedingRestart(deployment.spec, next);
     deployment.spec = next;
+    deployment.predictionLog.policy = next.monitoring.log;
     await deployment.reconcile('the deployment file was reloaded');
+    if (restart.length > 0)
+      log(`reload: ${restart.join(', ')} changed; the running server keeps the old values until it restarts`);
+    return restart;
   };
   try {
     await deployment.start(options.engine, {
@@ -137,6 +142,27 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
     // The poll still notices alias moves.
   }
   return { deployment, stopped, stop, monitor };
+}
+
+/**
+ * The settings of `next` that differ from `current` and that a running server cannot take on: the
+ * HTTP server's and the serving engine's (its workers, batching, limits, fallback answers), and the
+ * monitoring interval. Versions, rollout, monitoring rules and the log's policy are reloaded.
+ */
+export function settingsNeedingRestart(current: DeploymentSpec, next: DeploymentSpec): string[] {
+  const changed: string[] = [];
+  const snake = (key: string): string => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+  const compare = (section: string, before: object, after: object, keys: string[]): void => {
+    for (const key of keys) {
+      const was = (before as Record<string, unknown>)[key];
+      const now = (after as Record<string, unknown>)[key];
+      if (JSON.stringify(was) !== JSON.stringify(now)) changed.push(`${section}.${snake(key)}`);
+    }
+  };
+  compare('server', current.server, next.server, Object.keys(next.server));
+  compare('fallback', current.fallback, next.fallback, ['on', 'timeoutMs', 'default']);
+  if (current.monitoring.intervalMs !== next.monitoring.intervalMs) changed.push('monitoring.interval');
+  return changed;
 }
 
 /**
