@@ -160,6 +160,54 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
     store.close();
   });
 
+  it('fires the built-in alerts of the latency and error objectives, unless an alert of the spec watches the same', async () => {
+    const root = makeWorkspace({
+      'objectives.deploy.yaml': yaml`
+        name: objectives
+        model: weather@champion
+        monitoring:
+          latency: { p95_ms: 50, p99_ms: 3 }
+          errors: { max_rate: 0.05 }
+      `,
+      'declared.deploy.yaml': yaml`
+        name: declared
+        model: weather@champion
+        monitoring:
+          latency: { p99_ms: 3 }
+          errors: { max_rate: 0.05 }
+          alerts:
+            - { name: errors-high, when: error_rate >= 0.5, runbook: runbooks/errors.md }
+      `,
+    });
+    const store = Store.open(root);
+    const t0 = 1_800_000_000_000;
+    const outcomes = [];
+    for (const name of ['objectives', 'declared']) {
+      const log = PredictionLog.open(root, name);
+      // 40 requests of the last 40 s, each 5 ms, a tenth failed.
+      log.append(
+        Array.from({ length: 40 }, (_, index) =>
+          prediction(index, t0 - 40_000 + index * 1000, 0, index % 10 === 0 ? { status: 500, outputs: null } : {}),
+        ),
+      );
+      log.flush();
+      outcomes.push(
+        await evaluateMonitoring({ root, spec: readDeployment(`${name}.deploy.yaml`, root), log, store, now: t0 }),
+      );
+      log.close();
+    }
+    assert.deepEqual(outcomes[0]?.fired.map((alert) => [alert.rule, alert.condition, alert.value]).sort(), [
+      ['error-rate-high', 'error_rate > 0.05', 0.1],
+      ['latency-p99-high', 'latency.p99_ms > 3', 5],
+    ]);
+    // errors-high watches error_rate rise (and does not fire at 0.1): error-rate-high is left out.
+    assert.deepEqual(
+      outcomes[1]?.fired.map((alert) => alert.rule),
+      ['latency-p99-high'],
+    );
+    store.close();
+  });
+
   it('fires after `for`, resolves when the condition ends, and posts both to the webhook', async () => {
     const root = workspace(receiver.url);
     const spec = readDeployment('api.deploy.yaml', root);

@@ -110,10 +110,9 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
     const value = metricValue(figures, condition.metric);
     outcomes.push({ rule, condition, value, holding: holds(value, condition) });
   }
-  const performanceRule = performanceFloorRule(input, built.performanceMin, outcomes);
-  if (performanceRule) {
-    const value = figures.performance[performanceRule.condition.metric.slice('performance.'.length)] ?? null;
-    outcomes.push({ ...performanceRule, value, holding: holds(value, performanceRule.condition) });
+  for (const objective of objectiveRules(input, built.performanceMin, outcomes)) {
+    const value = metricValue(figures, objective.condition.metric);
+    outcomes.push({ ...objective, value, holding: holds(value, objective.condition) });
   }
 
   const { fired, resolved } = input.store.db
@@ -149,24 +148,40 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
 }
 
 /**
- * The rule behind PERFORMANCE_RULE, unless the spec declares an alert of that name itself, or one that
- * watches the same metric falling (`performance.auc < 0.75`): two alerts for one fall would be noise.
+ * The built-in rules of the spec's objectives: `performance-low` below monitoring.performance's min
+ * (or the gate), `error-rate-high` above monitoring.errors.max_rate, `latency-p95-high` and
+ * `latency-p99-high` above monitoring.latency. Each is left out when the spec declares an alert of
+ * its name, or one that watches the same metric cross the same way (`performance.auc < 0.75`): two
+ * alerts for one fall would be noise.
  */
-function performanceFloorRule(
+function objectiveRules(
   input: MonitorInput,
-  min: number | null,
+  performanceMin: number | null,
   declared: readonly RuleOutcome[],
-): Omit<RuleOutcome, 'value' | 'holding'> | null {
-  const performance = input.spec.monitoring.performance;
-  if (!performance || min === null) return null;
-  if (input.spec.monitoring.alerts.some((rule) => rule.name === PERFORMANCE_RULE)) return null;
-  const metric = `performance.${performance.metric}`;
-  if (declared.some(({ condition }) => condition.metric === metric && (condition.op === '<' || condition.op === '<=')))
-    return null;
-  return {
-    rule: { name: PERFORMANCE_RULE, when: `${metric} < ${min}`, severity: 'warning', runbook: '', forMs: 0 },
-    condition: { metric, op: '<', value: min },
-  };
+): Omit<RuleOutcome, 'value' | 'holding'>[] {
+  const monitoring = input.spec.monitoring;
+  const objectives: { name: string; metric: string; op: '<' | '>'; bound: number | null }[] = [
+    {
+      name: PERFORMANCE_RULE,
+      metric: `performance.${monitoring.performance?.metric ?? ''}`,
+      op: '<',
+      bound: monitoring.performance ? performanceMin : null,
+    },
+    { name: 'error-rate-high', metric: 'error_rate', op: '>', bound: monitoring.errors?.maxRate ?? null },
+    { name: 'latency-p95-high', metric: 'latency.p95_ms', op: '>', bound: monitoring.latency?.p95Ms ?? null },
+    { name: 'latency-p99-high', metric: 'latency.p99_ms', op: '>', bound: monitoring.latency?.p99Ms ?? null },
+  ];
+  const rules: Omit<RuleOutcome, 'value' | 'holding'>[] = [];
+  for (const { name, metric, op, bound } of objectives) {
+    if (bound === null || monitoring.alerts.some((rule) => rule.name === name)) continue;
+    const sameWay = op === '<' ? ['<', '<='] : ['>', '>='];
+    if (declared.some(({ condition }) => condition.metric === metric && sameWay.includes(condition.op))) continue;
+    rules.push({
+      rule: { name, when: `${metric} ${op} ${bound}`, severity: 'warning', runbook: '', forMs: 0 },
+      condition: { metric, op, value: bound },
+    });
+  }
+  return rules;
 }
 
 /** The lowest acceptable value of the performance metric: the spec's min, else the served version's gate threshold. */
