@@ -123,6 +123,15 @@ describe('deployment spec', () => {
         server:
           port: seventy
       `,
+      'probe.deploy.yaml': yaml`
+        model: rain@champion
+        server: { protocols: [v2] }
+        health: { path: /ping }
+      `,
+      'route.deploy.yaml': yaml`
+        model: rain@champion
+        health: { path: /healthz }
+      `,
       'size.deploy.yaml': yaml`
         model: rain@champion
         monitoring:
@@ -144,6 +153,11 @@ describe('deployment spec', () => {
       assert.match(bad, /^bad\.deploy\.yaml:6: there is no alert 'nope' under monitoring\.alerts\./m);
       assert.match(bad, /^bad\.deploy\.yaml:8: the retrain experiment 'missing\.experiment\.yaml' does not exist\./m);
       assert.match(problemsOf(root, 'schema.deploy.yaml'), /^schema\.deploy\.yaml:3: /m);
+      assert.match(
+        problemsOf(root, 'probe.deploy.yaml'),
+        /^probe\.deploy\.yaml:3: \/ping is a route of the MLflow protocol, which server\.protocols leaves out\. Use \/v2\/health\/ready, or add mlflow/m,
+      );
+      assert.match(problemsOf(root, 'route.deploy.yaml'), /^route\.deploy\.yaml:2: /m);
       assert.match(
         problemsOf(root, 'size.deploy.yaml'),
         /^size\.deploy\.yaml:3: '2 gigs' is not in the expected format\. Expected something like "2GB"\./m,

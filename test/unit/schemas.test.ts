@@ -736,9 +736,9 @@ monitoring:
         { keyword: 'enum', instancePath: '/fallback/on/0' },
       ],
       [
-        'a health path without leading slash',
-        (d) => (at(d, 'health')['path'] = 'ready'),
-        { keyword: 'pattern', instancePath: '/health/path' },
+        'a health path that is not a route of the server',
+        (d) => (at(d, 'health')['path'] = '/healthz'),
+        { keyword: 'enum', instancePath: '/health/path' },
       ],
       [
         'an unknown drift method',

@@ -359,6 +359,10 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
     timeoutMs: duration(health['timeout'], ['health', 'timeout']) ?? 1000,
     failureThreshold: numberOr(health['failure_threshold'], 3),
   };
+  if ((healthSpec.path === '/ping' || healthSpec.path === '/health') && !serverSpec.protocols.includes('mlflow'))
+    problems.push(
+      `${at(nodeAt('health', 'path'))}: ${healthSpec.path} is a route of the MLflow protocol, which server.protocols leaves out. Use /v2/health/ready, or add mlflow to server.protocols.`,
+    );
 
   const monitoring = record(value['monitoring']);
   const monitoringSpec = readMonitoring(monitoring);
