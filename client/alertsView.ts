@@ -109,7 +109,10 @@ export class AlertsView implements vscode.TreeDataProvider<AlertTreeNode>, vscod
   ): Promise<void> {
     // The alert says it proposed a retrain even when its row was not read yet: it is looked up on the click.
     const proposes = retrain !== null || alert.actions.includes('retrain-proposed');
-    const buttons = [...(alert.runbook ? ['Open Runbook'] : []), 'Roll Back', ...(proposes ? ['Approve Retrain'] : [])];
+    // A proposed rollback comes first: it is what the spec asks a person to decide.
+    const buttons = alert.actions.includes('rollback-proposed')
+      ? ['Roll Back', ...(alert.runbook ? ['Open Runbook'] : []), ...(proposes ? ['Approve Retrain'] : [])]
+      : [...(alert.runbook ? ['Open Runbook'] : []), 'Roll Back', ...(proposes ? ['Approve Retrain'] : [])];
     const show =
       alert.severity === 'critical'
         ? vscode.window.showErrorMessage

@@ -188,6 +188,24 @@ export interface DriftReport {
   minRows?: number;
 }
 
+/**
+ * The alerts a deployment's objectives declare by themselves, each with the monitoring setting that
+ * declares it (see monitor.ts objectiveRules). Rollback, retrain and abort lists may name them.
+ */
+export const OBJECTIVE_ALERTS: Readonly<Record<string, readonly string[]>> = {
+  'performance-low': ['performance'],
+  'error-rate-high': ['errors', 'max_rate'],
+  'latency-p95-high': ['latency', 'p95_ms'],
+  'latency-p99-high': ['latency', 'p99_ms'],
+};
+
+/** The names of OBJECTIVE_ALERTS whose setting `has` finds under monitoring. */
+export function objectiveAlertNames(has: (keys: readonly string[]) => boolean): string[] {
+  return Object.entries(OBJECTIVE_ALERTS)
+    .filter(([, keys]) => has(keys))
+    .map(([name]) => name);
+}
+
 /** Whether a drift report holds enough current rows to be judged (a report of two files always is). */
 export function driftJudged(report: DriftReport): boolean {
   return report.currentRows >= (report.minRows ?? 0);

@@ -10,6 +10,7 @@ import { unknownStage } from './pipelineChecks';
 import type { AnchoredProblem } from './problems';
 import { declaredEntries, experimentPipelinePath, knownMetrics, parseModelReference, stringItems } from './references';
 import type { ModelNameProvider, ModelReference } from './references';
+import { objectiveAlertNames } from '../shared/deployments';
 import { closest, listNames } from './suggest';
 import { escapesWorkspace, joinPath } from './workspace';
 import type { Workspace } from './workspace';
@@ -219,6 +220,12 @@ export function checkDeployment(
       }
     }
   }
+  // The alerts of the objectives (performance-low, ...) may be named too, once their setting is there.
+  alertNames.push(
+    ...objectiveAlertNames(
+      (keys) => keys.reduce<YamlNode | null>((node, key) => mapGet(node, key), monitoring) !== null,
+    ),
+  );
   for (const section of [mapGet(monitoring, 'rollback'), mapGet(monitoring, 'retrain')]) {
     for (const reference of stringItems(mapGet(section, 'on'))) {
       if (alertNames.includes(reference.value)) continue;

@@ -132,6 +132,12 @@ describe('deployment spec', () => {
         model: rain@champion
         health: { path: /healthz }
       `,
+      'objectives.deploy.yaml': yaml`
+        model: rain@champion
+        monitoring:
+          latency: { p95_ms: 40 }
+          rollback: { automatic: true, on: [latency-p95-high, latency-p99-high] }
+      `,
       'size.deploy.yaml': yaml`
         model: rain@champion
         monitoring:
@@ -158,6 +164,11 @@ describe('deployment spec', () => {
         /^probe\.deploy\.yaml:3: \/ping is a route of the MLflow protocol, which server\.protocols leaves out\. Use \/v2\/health\/ready, or add mlflow/m,
       );
       assert.match(problemsOf(root, 'route.deploy.yaml'), /^route\.deploy\.yaml:2: /m);
+      // The alert of a set objective may be named; one of an objective not set may not.
+      assert.equal(
+        problemsOf(root, 'objectives.deploy.yaml'),
+        "objectives.deploy.yaml:4: there is no alert 'latency-p99-high' under monitoring.alerts. Use one of latency-p95-high.",
+      );
       assert.match(
         problemsOf(root, 'size.deploy.yaml'),
         /^size\.deploy\.yaml:3: '2 gigs' is not in the expected format\. Expected something like "2GB"\./m,

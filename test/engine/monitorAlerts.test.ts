@@ -177,6 +177,7 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
           errors: { max_rate: 0.05 }
           alerts:
             - { name: errors-high, when: error_rate >= 0.5, runbook: runbooks/errors.md }
+          rollback: { on: [latency-p99-high] }
       `,
     });
     const store = Store.open(root);
@@ -201,9 +202,10 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
       ['latency-p99-high', 'latency.p99_ms > 3', 5],
     ]);
     // errors-high watches error_rate rise (and does not fire at 0.1): error-rate-high is left out.
+    // Named in rollback.on without automatic: true, it proposes the rollback instead of doing it.
     assert.deepEqual(
-      outcomes[1]?.fired.map((alert) => alert.rule),
-      ['latency-p99-high'],
+      outcomes[1]?.fired.map((alert) => [alert.rule, alert.actions]),
+      [['latency-p99-high', ['rollback-proposed']]],
     );
     store.close();
   });

@@ -378,6 +378,28 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'a deployment naming the alerts of its objectives, and one whose objective is not set',
+    files: {
+      'api.deploy.yaml': yaml`
+        model: churn@champion
+        monitoring:
+          performance: { metric: auc, min: 0.7 }
+          latency: { p99_ms: 100 }
+          rollback:
+            on: [latency-p99-high, error-rate-high]
+          retrain:
+            experiment: retrain.experiment.yaml
+            on: [performance-low]
+      `,
+      'retrain.experiment.yaml': 'pipeline: pipeline.yaml\n',
+    },
+    file: 'api.deploy.yaml',
+    expect: [
+      "1:8 warning model-unknown | No pipeline declares the model 'churn'",
+      "6:28 error alert-unknown | There is no alert 'error-rate-high' under monitoring.alerts. Alerts: 'performance-low', 'latency-p99-high'.",
+    ],
+  },
+  {
     name: 'a deployment whose drift reference and retrain data are missing or outside the workspace',
     files: {
       'data/new.csv': 'x\n1\n',

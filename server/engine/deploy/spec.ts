@@ -15,6 +15,7 @@ import { LineIndex } from '../../spec/text';
 import { durationMs } from '../sweep/spec';
 import { DEFAULT_LOG_POLICY } from '../monitor/log';
 import type { LogPolicy } from '../monitor/log';
+import { objectiveAlertNames } from '../../shared/deployments';
 import type { RolloutStrategy } from '../../shared/deployments';
 
 /** A registered model version as the spec names it. */
@@ -470,11 +471,18 @@ export function readDeployment(file: string, root: string): DeploymentSpec {
           `${at(nodeAt('monitoring', 'alerts', index, 'name'))}: a second alert is named '${alert.name}'. Give each alert its own name.`,
         );
     });
+    // The alerts of the objectives (performance-low, ...) may be named too, once their setting is there.
+    const known = [
+      ...alertNames,
+      ...objectiveAlertNames(
+        (keys) => keys.reduce<unknown>((node, key) => record(node)[key], section) !== undefined,
+      ).filter((name) => !alertNames.includes(name)),
+    ];
     const checkAlertNames = (names: string[], keys: string[]): void => {
       names.forEach((alertName, index) => {
-        if (!alertNames.includes(alertName))
+        if (!known.includes(alertName))
           problems.push(
-            `${at(nodeAt(...keys, index))}: there is no alert '${alertName}' under monitoring.alerts. ${alertNames.length > 0 ? `Use one of ${alertNames.join(', ')}` : 'Declare it under monitoring.alerts'}.`,
+            `${at(nodeAt(...keys, index))}: there is no alert '${alertName}' under monitoring.alerts. ${known.length > 0 ? `Use one of ${known.join(', ')}` : 'Declare it under monitoring.alerts'}.`,
           );
       });
     };

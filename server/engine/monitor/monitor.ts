@@ -125,7 +125,11 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
         clock: log,
         now,
         actionsOf: (rule) => [
-          ...(monitoring.rollback?.automatic && monitoring.rollback.on.includes(rule) ? ['rollback'] : []),
+          // With automatic: false, the rollback is proposed: the editor's notification and the
+          // webhook's receiver ask a person.
+          ...(monitoring.rollback?.on.includes(rule)
+            ? [monitoring.rollback.automatic ? 'rollback' : 'rollback-proposed']
+            : []),
           ...(spec.rollout.abortOn.includes(rule) ? ['abort-rollout'] : []),
           ...(monitoring.retrain?.on.includes(rule) ? ['retrain-proposed'] : []),
         ],
