@@ -58,7 +58,7 @@ describe('tune: search space', () => {
   it('accepts every kind of parameter and conditions on earlier ones', () => {
     check(
       {
-        a: { type: 'uniform', low: 0, high: 1, grid: [0, 0.5] },
+        a: { type: 'uniform', low: 0, high: 1, step: 0.5 },
         b: { type: 'int', low: 0, high: 10, step: 5, when: { param: 'a', values: [0.5] } },
       },
       [],
@@ -80,7 +80,11 @@ describe('tune: search space', () => {
     check({ n: { type: 'int', low: 0.5, high: 3 } }, [/must be integers/]);
     check({ m: { type: 'categorical', choices: [] } }, [/space\.m\.choices: .*non-empty list/]);
     check({ m: { type: 'categorical', choices: ['a', 'a'] } }, [/lists a choice twice/]);
-    check({ x: { type: 'uniform', low: 0, high: 1, grid: [2] } }, [/space\.x\.grid: .*within 0\.\.1/]);
+    check({ x: { type: 'uniform', low: 0, high: 1, step: 0.3 } }, [
+      /space\.x\.high: Range 0\.\.1 of 'x' is not a whole number of steps of 0\.3\. Use high: 0\.9\./,
+    ]);
+    check({ x: { type: 'loguniform', low: 0.1, high: 1, step: 0.1 } }, [/both a log scale and step 0\.1/]);
+    check({ x: { type: 'uniform', low: 0, high: 1, step: 0 } }, [/space\.x\.step: .*above 0/]);
     check(
       {
         depth: { type: 'int', low: 1, high: 3, when: { param: 'model', values: ['tree'] } },
@@ -113,7 +117,7 @@ describe('tune: samplers', () => {
           defineSpace({
             a: { type: 'categorical', choices: ['x', 'y'] },
             b: { type: 'int', low: 0, high: 4 },
-            c: { type: 'uniform', low: 0, high: 1, grid: [0.1, 0.9] },
+            c: { type: 'uniform', low: 0.1, high: 0.9, step: 0.8 },
           }),
         ),
     ],
@@ -143,7 +147,7 @@ describe('tune: samplers', () => {
       defineSpace({
         a: { type: 'categorical', choices: ['x', 'y'] },
         b: { type: 'int', low: 0, high: 4, step: 2 },
-        c: { type: 'uniform', low: 0, high: 1, grid: [0.1, 0.9] },
+        c: { type: 'uniform', low: 0.1, high: 0.9, step: 0.8 },
       }),
     );
     assert.equal(sampler.size, 12);
@@ -166,10 +170,18 @@ describe('tune: samplers', () => {
     );
   });
 
+  it('a float with a step: the grid takes each step, random search draws only steps', () => {
+    const space = defineSpace({ rate: { type: 'uniform', low: 0.1, high: 0.5, step: 0.1 } });
+    const grid = drive(gridSampler(space), 10, () => 0).map((trial) => trial.params['rate']);
+    assert.deepEqual(grid, [0.1, 0.2, 0.3, 0.4, 0.5]);
+    const drawn = new Set(drive(randomSampler(space, 5), 60, () => 0).map((trial) => trial.params['rate']));
+    assert.deepEqual([...drawn].sort(), [0.1, 0.2, 0.3, 0.4, 0.5]);
+  });
+
   it('grid: refuses a float without grid points, saying what to add', () => {
     assert.throws(
       () => gridSampler(defineSpace({ lr: { type: 'uniform', low: 0, high: 1 } })),
-      /'lr' has no grid points; add e\.g\. `grid:/,
+      /'lr' has no grid points; give it a step, e\.g\. `step: 0\.1`/,
     );
   });
 
@@ -243,6 +255,7 @@ describe('tune: TPE', () => {
       x: { type: 'uniform', low: -2, high: 3 },
       lr: { type: 'loguniform', low: 1e-6, high: 1 },
       n: { type: 'int', low: 4, high: 64, step: 4 },
+      rate: { type: 'uniform', low: 0.1, high: 0.9, step: 0.1 },
       units: { type: 'int', low: 1, high: 4096, log: true },
       kind: { type: 'categorical', choices: ['a', 'b', 'c'] },
     });
@@ -250,6 +263,7 @@ describe('tune: TPE', () => {
       x: [2.9, 3, -2],
       lr: [1e-6, 2e-6],
       n: [4, 64, 60],
+      rate: [0.3, 0.3, 0.9],
       units: [1, 2, 4096],
       kind: ['a', 'a'],
     };

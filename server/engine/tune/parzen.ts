@@ -47,8 +47,11 @@ export function parzenEstimator(param: Param, observed: readonly Choice[]): Parz
   const weights = normalize(observed.length === 0 ? [1] : [...observationWeights, PRIOR_WEIGHT]);
   if (param.type === 'categorical') return categoricalEstimator(param.choices, observed, weights);
   const values = observed.map((value) => Number(value));
-  if (param.type === 'int' && !param.log) {
-    return numericEstimator(values, weights, { low: param.low, high: param.high, step: param.step, log: false }, param);
+  // A linear int, or a float with a step, is discrete: Optuna models both the same way.
+  if (!param.log && (param.type === 'int' || param.step !== undefined)) {
+    const step = param.step ?? 1;
+    const grid = { low: param.low, high: param.high, step };
+    return numericEstimator(values, weights, { ...grid, log: false }, grid);
   }
   if (param.type === 'int') {
     const bounds = { low: Math.log(param.low - 0.5), high: Math.log(param.high + 0.5), step: 0, log: true };

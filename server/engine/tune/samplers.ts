@@ -1,7 +1,7 @@
 // The samplers' common interface, and the two simple strategies: random search and grid search.
 // A sampler is a pure function of its seed and the history it is given: asking again with the same
 // history gives the same parameters, which is what makes a sweep reproducible and resumable.
-import { type Choice, type Param, type Params, type SearchSpace, isActive } from './space';
+import { type Choice, type Param, type Params, type SearchSpace, isActive, stepValue } from './space';
 import { type Rng, trialRng } from './random';
 
 export type Direction = 'minimize' | 'maximize';
@@ -41,6 +41,8 @@ export function sampleUniform(param: Param, rng: Rng): Choice {
     case 'categorical':
       return param.choices[rng.below(param.choices.length)] as Choice;
     case 'float':
+      if (param.step !== undefined)
+        return stepValue(param.low, param.step, rng.below(Math.round((param.high - param.low) / param.step) + 1));
       return param.log
         ? Math.exp(rng.uniform(Math.log(param.low), Math.log(param.high)))
         : rng.uniform(param.low, param.high);
@@ -57,7 +59,7 @@ export function sampleUniform(param: Param, rng: Rng): Choice {
 
 /** The nearest value on an int parameter's steps, within its range. */
 export function roundToStep(param: { low: number; high: number; step: number }, x: number): number {
-  const snapped = param.low + Math.round((x - param.low) / param.step) * param.step;
+  const snapped = stepValue(param.low, param.step, Math.round((x - param.low) / param.step));
   return Math.min(param.high, Math.max(param.low, snapped));
 }
 
@@ -91,8 +93,12 @@ export function gridValues(param: Param): readonly Choice[] | string {
       for (let value = param.low; value <= param.high; value += param.step) values.push(value);
       return values;
     }
-    case 'float':
-      return param.grid ?? `Float parameter '${param.name}' has no grid points; add e.g. \`grid: [0.1, 0.5, 1]\`.`;
+    case 'float': {
+      if (param.step === undefined)
+        return `Float parameter '${param.name}' has no grid points; give it a step, e.g. \`step: 0.1\`.`;
+      const count = Math.round((param.high - param.low) / param.step) + 1;
+      return Array.from({ length: count }, (_, k) => stepValue(param.low, param.step ?? 1, k));
+    }
   }
 }
 

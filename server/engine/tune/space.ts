@@ -28,7 +28,8 @@ export interface FloatParam extends Common {
   readonly low: number;
   readonly high: number;
   readonly log: boolean;
-  readonly grid?: readonly number[];
+  /** Values are low, low + step, ..., high (a grid search needs it); none: any value in the range. */
+  readonly step?: number;
 }
 export interface IntParam extends Common {
   readonly type: 'int';
@@ -176,25 +177,28 @@ function parseParam(name: string, spec: unknown, earlier: Param[], problems: Spa
     return { name, type: 'int', low, high, step, log, ...conditional };
   }
 
-  const grid = spec['grid'];
-  let points: number[] | undefined;
-  if (grid !== undefined) {
-    if (
-      !Array.isArray(grid) ||
-      grid.length === 0 ||
-      !grid.every((x) => typeof x === 'number' && x >= low && x <= high)
-    ) {
+  const step = spec['step'];
+  if (step !== undefined) {
+    const steps = typeof step === 'number' ? (high - low) / step : NaN;
+    if (typeof step !== 'number' || !(step > 0)) {
+      problem(`${at}.step`, `Step of '${name}' must be a number above 0.`, 'Write e.g. `step: 0.1`.');
+    } else if (log) {
+      problem(`${at}.step`, `Parameter '${name}' cannot have both a log scale and step ${step}.`, 'Drop one of them.');
+    } else if (Math.abs(steps - Math.round(steps)) > 1e-9 * Math.max(1, steps)) {
       problem(
-        `${at}.grid`,
-        `Grid points of '${name}' must be a non-empty list of numbers within ${low}..${high}.`,
-        'Fix or remove the out-of-range points.',
+        `${at}.high`,
+        `Range ${low}..${high} of '${name}' is not a whole number of steps of ${step}.`,
+        `Use high: ${stepValue(low, step, Math.floor(steps))}.`,
       );
-    } else {
-      points = grid as number[];
     }
   }
   if (problems.length > before) return undefined;
-  return { name, type: 'float', low, high, log, ...(points === undefined ? {} : { grid: points }), ...conditional };
+  return { name, type: 'float', low, high, log, ...(typeof step === 'number' ? { step } : {}), ...conditional };
+}
+
+/** The k-th value of a stepped range, without the binary noise of low + k * step (0.1 + 2 * 0.1). */
+export function stepValue(low: number, step: number, k: number): number {
+  return Number((low + k * step).toPrecision(12));
 }
 
 function parseCondition(
@@ -247,7 +251,10 @@ function parseCondition(
 function canTake(param: Param, value: unknown): boolean {
   if (param.type === 'categorical') return param.choices.includes(value as Choice);
   if (typeof value !== 'number' || value < param.low || value > param.high) return false;
-  return param.type === 'float' || (value - param.low) % param.step === 0;
+  if (param.type === 'int') return (value - param.low) % param.step === 0;
+  if (param.step === undefined) return true;
+  const k = Math.round((value - param.low) / param.step);
+  return stepValue(param.low, param.step, k) === value;
 }
 
 /** Whether a parameter is sampled given the values chosen so far for earlier parameters. */
