@@ -272,6 +272,48 @@ describe('cairn deploy (real server processes)', function () {
     assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
   });
 
+  it('serves no version that waits for approval until a person approves it, stable or candidate', async () => {
+    const port = await freePort();
+    const { root } = workspace(
+      [
+        'model: rain@champion',
+        `server: { port: ${port} }`,
+        'rollout: { strategy: canary, candidate: rain@challenger, steps: [{ weight: 30, pause: 1m }] }',
+        '',
+      ].join('\n'),
+    );
+    // As an experiment with register.require_approval registers them: v1 (champion) and v2 (challenger).
+    for (const version of ['1', '2']) {
+      const tagged = cairn(root, 'models', 'tag', 'rain', version, 'cairn.approval=required');
+      assert.equal(tagged.status, 0, tagged.stderr);
+    }
+    const refused = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(refused.status, 2);
+    assert.match(
+      refused.stderr,
+      /rain\.deploy\.yaml: rain@champion is not served: rain:1 waits for a person's approval \(registered with require_approval\)\. Approve it: cairn models approve rain 1\./,
+    );
+    assert.equal(cairn(root, 'models', 'approve', 'rain', '1').status, 0);
+    started.push({ root, name: 'rain' });
+    const deployed = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(deployed.status, 0, deployed.stderr);
+    assert.match(
+      deployed.stderr,
+      /the candidate rain@challenger is not rolled out yet: rain:2 waits for a person's approval/,
+    );
+    const waiting = statusOf(root, 'rain');
+    assert.equal(waiting.candidate, null);
+    assert.ok(waiting.events.some((event) => /candidate rain:2 is not rolled out yet/.test(event.message)));
+    // The approval rolls the candidate out.
+    assert.equal(cairn(root, 'models', 'approve', 'rain', '2').status, 0);
+    const rolling = await waitFor('the canary of the approved candidate', () => {
+      const current = statusOf(root, 'rain');
+      return current.candidate?.version === 2 && current.traffic.candidate === 30 ? current : null;
+    });
+    assert.equal(rolling.rollout.phase, 'progressing');
+    assert.equal(cairn(root, 'deploy', 'stop', 'rain').status, 0);
+  });
+
   it('leaves out a candidate that cannot be loaded, once, and keeps serving the stable version', async () => {
     const port = await freePort();
     const { root } = workspace(

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Registry } from '../../server/engine/registry/registry';
+import { awaitsApproval, Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { ExperimentSpecError } from '../../server/engine/sweep/spec';
 import { runSweep } from '../../server/engine/sweep/sweep';
@@ -278,7 +278,7 @@ describe('sweeps (cairn exp run)', function () {
   it('registers the best model behind the gate, and a failing gate blocks it', async () => {
     const passing = make(
       experiment(
-        'acceptance:\n  - score >= -1\nregister: { model: toy-model, artifact: out/model.onnx, alias: champion }\n',
+        'acceptance:\n  - score >= -1\nregister: { model: toy-model, artifact: out/model.onnx, alias: champion, require_approval: true }\n',
       ),
     );
     const { result, events } = await sweep(passing);
@@ -292,6 +292,10 @@ describe('sweeps (cairn exp run)', function () {
       const version = registry.version('toy-model', 1);
       assert.equal(version?.runId, result.best?.runId);
       assert.equal(registry.aliasVersion('toy-model', 'champion'), 1);
+      // require_approval: the version waits for a person before a deployment may serve it.
+      assert.ok(version && awaitsApproval(version), JSON.stringify(version?.tags));
+      registry.approve('toy-model', 1);
+      assert.equal(awaitsApproval(registry.version('toy-model', 1) ?? version), false);
     } finally {
       store.close();
     }

@@ -23,7 +23,7 @@ import { candidateNotYetNamed, inputsDifference } from '../../engine/deploy/vers
 import { serveDeployment } from '../../engine/deploy/serve';
 import { DeploymentSpecError, readDeployment, registryReference } from '../../engine/deploy/spec';
 import type { DeploymentSpec } from '../../engine/deploy/spec';
-import { Registry, RegistryError } from '../../engine/registry/registry';
+import { approvalNeeded, awaitsApproval, Registry, RegistryError } from '../../engine/registry/registry';
 import { Store } from '../../engine/store';
 import { rejectUnknownOptions, takeFlag, takeOption, UsageError } from '../args';
 import type { Command, CommandContext } from '../args';
@@ -310,6 +310,8 @@ function retrainCommand({ args, root, json }: CommandContext): number {
 function checkModels(store: Store, root: string, spec: DeploymentSpec): void {
   const registry = new Registry(store, root);
   const stable = registry.resolve(registryReference(spec.model));
+  if (awaitsApproval(stable))
+    throw new DeploymentSpecError(`${spec.relativeFile}: ${spec.model.ref} is not served: ${approvalNeeded(stable)}.`);
   const fallback = spec.fallback.model;
   if (fallback) {
     const difference = inputsDifference(stable, registry.resolve(registryReference(fallback)));
@@ -320,7 +322,12 @@ function checkModels(store: Store, root: string, spec: DeploymentSpec): void {
   }
   const candidate = spec.rollout.candidate;
   if (!candidate || candidateNotYetNamed(registry, candidate)) return;
-  const difference = inputsDifference(stable, registry.resolve(registryReference(candidate)));
+  const candidateVersion = registry.resolve(registryReference(candidate));
+  if (awaitsApproval(candidateVersion))
+    process.stderr.write(
+      `cairn: warning: ${spec.relativeFile}: the candidate ${candidate.ref} is not rolled out yet: ${approvalNeeded(candidateVersion)}.\n`,
+    );
+  const difference = inputsDifference(stable, candidateVersion);
   if (difference !== null)
     process.stderr.write(
       `cairn: warning: ${spec.relativeFile}: the candidate ${candidate.ref} is not rolled out beside ${spec.model.ref}: ${difference}. The rollout waits until ${candidate.ref} names a version trained on the same features.\n`,

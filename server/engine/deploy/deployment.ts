@@ -5,7 +5,7 @@
 // a time through a queue: a tick, an admin call and an alias move never interleave.
 import type { DeploymentEventKind, DeploymentStatus } from '../../shared/deployments';
 import { PredictionLog } from '../monitor/log';
-import { Registry } from '../registry/registry';
+import { approvalNeeded, awaitsApproval, Registry } from '../registry/registry';
 import { processIdentity } from '../processes';
 import type { ModelVersion } from '../registry/registry';
 import type { PredictionRecord } from '../serving/record';
@@ -51,6 +51,8 @@ export class Deployment {
   private stopping = false;
   /** The stable and fallback versions a hot swap could not load; not tried again until an alias moves on. */
   private unservable: string | null = null;
+  /** What was said once (a version waiting for approval), not to be said again at every reconcile. */
+  private readonly said = new Set<string>();
   /** This process's identity, recorded beside its pid (see processIdentity). */
   private readonly serverProcess = processIdentity(process.pid);
 
@@ -84,6 +86,8 @@ export class Deployment {
     const now = this.now();
     this.startedAt = now;
     const stable = this.resolve(this.spec.model);
+    if (awaitsApproval(stable))
+      throw new DeploymentActionError(`${this.spec.model.ref} is not served: ${approvalNeeded(stable)}.`);
     const candidateVersion = this.resolveCandidate(stable);
     const candidate = candidateVersion && !sameVersion(candidateVersion, stable) ? candidateVersion : null;
     const fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
@@ -212,6 +216,16 @@ export class Deployment {
         return;
       }
       if (candidate && sameVersion(candidate, stable)) candidate = null;
+      if (awaitsApproval(stable) && !sameVersion(stable, this.versions.stable)) {
+        // Not served until approved: the approval rewrites the registry, which brings it here again.
+        this.once(`approval ${label(stable)}`, () =>
+          this.event(
+            'swap',
+            `${this.spec.model.ref} moved to ${label(stable)}, which is not served yet: ${approvalNeeded(stable)}.`,
+          ),
+        );
+        stable = this.versions.stable;
+      }
       const rolloutChanged = this.state.rolloutDigest !== this.spec.rolloutDigest;
       this.state.rolloutDigest = this.spec.rolloutDigest;
       const wanted = `${label(stable)} ${fallback ? label(fallback) : '-'}`;
@@ -533,6 +547,12 @@ export class Deployment {
     });
   }
 
+  private once(key: string, say: () => void): void {
+    if (this.said.has(key)) return;
+    this.said.add(key);
+    say();
+  }
+
   private resolve(reference: ModelRef): ModelVersion {
     return this.registry.resolve(registryReference(reference));
   }
@@ -548,6 +568,13 @@ export class Deployment {
     const candidate = this.resolve(reference);
     const key = label(candidate);
     if (this.refusedCandidate === key) return null;
+    if (awaitsApproval(candidate)) {
+      // Rolled out once approved: the approval rewrites the registry, which brings it here again.
+      this.once(`approval ${key}`, () =>
+        this.event('abort', `candidate ${key} is not rolled out yet: ${approvalNeeded(candidate)}.`),
+      );
+      return null;
+    }
     // The reference names another version now: a refused one is tried again if it comes back.
     this.refusedCandidate = null;
     const difference = inputsDifference(stable, candidate);

@@ -101,6 +101,22 @@ export interface RegisterResult {
 /** Raised for a request the registry refuses (unknown model or version, bad name); the message says what to do. */
 export class RegistryError extends Error {}
 
+/**
+ * The tag of a version that waits for a person's approval (`cairn models approve`) before a
+ * deployment may serve it: an experiment's `register.require_approval` sets it to `required`.
+ */
+export const APPROVAL_TAG = 'cairn.approval';
+
+/** Whether a version waits for approval: tagged APPROVAL_TAG `required`, and not approved yet. */
+export function awaitsApproval(version: Pick<ModelVersion, 'tags' | 'approved'>): boolean {
+  return version.tags[APPROVAL_TAG] === 'required' && !version.approved;
+}
+
+/** What a deployment says of a version that awaits approval, with the command that gives it. */
+export function approvalNeeded(version: Pick<ModelVersion, 'model' | 'version'>): string {
+  return `${version.model}:${version.version} waits for a person's approval (registered with require_approval). Approve it: cairn models approve ${version.model} ${version.version}`;
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 interface VersionRow {

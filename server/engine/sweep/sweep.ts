@@ -16,7 +16,7 @@ import { defaultDirection } from '../gates/criteria';
 import type { GateReport } from '../gates/evaluate';
 import { recordRunGate } from '../gates/reports';
 import { registerWithGate } from '../registry/register';
-import { Registry } from '../registry/registry';
+import { APPROVAL_TAG, Registry } from '../registry/registry';
 import { readModels } from '../registry/spec';
 import { isAlive } from '../processes';
 import { PipelineError, runPipeline, selectStages } from '../runner';
@@ -771,7 +771,12 @@ function registerBest(
     ...(best.runId ? { runId: best.runId } : {}),
     pipeline: path.relative(root, spec.pipelineFile).split(path.sep).join('/'),
     ...(declared?.description !== undefined ? { description: declared.description } : {}),
-    tags: { ...declared?.tags, 'cairn.sweep': sweepRunId, 'cairn.trial': String(best.number) },
+    tags: {
+      ...declared?.tags,
+      'cairn.sweep': sweepRunId,
+      'cairn.trial': String(best.number),
+      ...(register.requireApproval ? { [APPROVAL_TAG]: 'required' } : {}),
+    },
     reason: `best trial ${best.number} of sweep ${sweepRunId} (${spec.name})`,
   });
   const md5 = createHash('md5').update(fs.readFileSync(onnxPath)).digest('hex');
