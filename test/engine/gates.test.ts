@@ -4,7 +4,7 @@
 // pipeline's `models` section is checked against the schema's own forms.
 import * as assert from 'node:assert/strict';
 import { gateFromValue } from '../../server/engine/gates/criteria';
-import type { GateSpec } from '../../server/engine/gates/criteria';
+import type { Direction, GateSpec } from '../../server/engine/gates/criteria';
 import { evaluateGate, formatGateReport } from '../../server/engine/gates/evaluate';
 import type { GateReport, Reference } from '../../server/engine/gates/evaluate';
 import { modelsOfFile } from '../../server/engine/registry/spec';
@@ -144,6 +144,26 @@ describe('gates', () => {
       { log_loss: 0.56 },
       { passed: true, results: [['log_loss at least 10% higher than champion', 'pass']] },
       [{ alias: 'champion', version: 1, metrics: { log_loss: 0.5 } }],
+    );
+  });
+
+  it("judges an improvement on the objective's metric the objective's way unless the criterion says", () => {
+    const directionOf = (entry: Record<string, unknown>, objective?: { metric: string; direction: Direction }) => {
+      const criterion = gateFromValue({ acceptance: [entry] }, objective).gate.acceptance[0];
+      return criterion?.kind === 'improvement' ? criterion.direction : null;
+    };
+    const improvement = { min_absolute: 0.01 };
+    // "score" says nothing by its name: maximize, unless it is the objective and the objective minimizes.
+    assert.equal(directionOf({ metric: 'score', improvement }), 'maximize');
+    assert.equal(directionOf({ metric: 'score', improvement }, { metric: 'score', direction: 'minimize' }), 'minimize');
+    assert.equal(
+      directionOf({ metric: 'holdout.score', improvement }, { metric: 'score', direction: 'minimize' }),
+      'minimize',
+    );
+    assert.equal(directionOf({ metric: 'auc', improvement }, { metric: 'score', direction: 'minimize' }), 'maximize');
+    assert.equal(
+      directionOf({ metric: 'score', improvement, direction: 'maximize' }, { metric: 'score', direction: 'minimize' }),
+      'maximize',
     );
   });
 

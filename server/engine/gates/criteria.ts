@@ -50,6 +50,11 @@ const DEFAULT_MIN_ROWS = 30;
 const LOWER_IS_BETTER = /(loss|error|mse|mae|rmse|mape|latency|brier)/i;
 
 /** Which way is better for a metric when its direction is not given. */
+/** Whether a criterion's metric is the objective's: the same name, or it on a split ("holdout.auc" for "auc"). */
+function sameMetric(metric: string, objective: string): boolean {
+  return metric === objective || metric.endsWith(`.${objective}`);
+}
+
 export function defaultDirection(metric: string): Direction {
   return LOWER_IS_BETTER.test(metric) ? 'minimize' : 'maximize';
 }
@@ -62,7 +67,11 @@ export function parseExpression(text: string): ThresholdCriterion | null {
 }
 
 /** Reads a gate from its YAML value; problems say what is wrong with which entry. */
-export function gateFromValue(value: unknown): { gate: GateSpec; problems: string[] } {
+export function gateFromValue(
+  value: unknown,
+  /** The experiment's objective: an improvement on its metric is judged its way unless it says otherwise. */
+  objective?: { metric: string; direction: Direction },
+): { gate: GateSpec; problems: string[] } {
   const problems: string[] = [];
   const gate: GateSpec = { acceptance: [], slices: [] };
   if (!isRecord(value)) return { gate, problems: ['the gate must be a mapping with acceptance and/or slices.'] };
@@ -71,7 +80,7 @@ export function gateFromValue(value: unknown): { gate: GateSpec; problems: strin
   if (!Array.isArray(acceptance)) problems.push('gate.acceptance must be a list of criteria.');
   else
     acceptance.forEach((entry: unknown, index) => {
-      const criterion = criterionOf(entry);
+      const criterion = criterionOf(entry, objective);
       if (typeof criterion === 'string') problems.push(`gate.acceptance[${index}]: ${criterion}`);
       else gate.acceptance.push(criterion);
     });
@@ -87,7 +96,7 @@ export function gateFromValue(value: unknown): { gate: GateSpec; problems: strin
 }
 
 /** A criterion, or a message saying why the entry is not one. */
-function criterionOf(entry: unknown): Criterion | string {
+function criterionOf(entry: unknown, objective?: { metric: string; direction: Direction }): Criterion | string {
   if (typeof entry === 'string')
     return parseExpression(entry) ?? `'${entry}' is not "metric operator number", for example "auc >= 0.8".`;
   if (!isRecord(entry) || typeof entry['metric'] !== 'string' || entry['metric'] === '')
@@ -106,7 +115,12 @@ function criterionOf(entry: unknown): Criterion | string {
       ...(typeof minAbsolute === 'number' ? { minAbsolute } : {}),
       ...(typeof minRelative === 'number' ? { minRelative } : {}),
       relativeTo: typeof entry['relative_to'] === 'string' ? entry['relative_to'] : 'champion',
-      direction: direction === 'maximize' || direction === 'minimize' ? direction : defaultDirection(metric),
+      direction:
+        direction === 'maximize' || direction === 'minimize'
+          ? direction
+          : objective && sameMetric(metric, objective.metric)
+            ? objective.direction
+            : defaultDirection(metric),
     };
   }
   const op = entry['op'];

@@ -171,11 +171,14 @@ export function readExperiment(file: string, root: string): ExperimentSpec {
 
   const holdout = value['holdout'] as Record<string, unknown> | undefined;
   if (value['acceptance'] !== undefined || value['slices'] !== undefined || holdout !== undefined) {
-    const { gate, problems: gateProblems } = gateFromValue({
-      ...(typeof holdout?.['split'] === 'string' ? { split: holdout['split'] } : {}),
-      acceptance: value['acceptance'] ?? [],
-      slices: value['slices'] ?? [],
-    });
+    const { gate, problems: gateProblems } = gateFromValue(
+      {
+        ...(typeof holdout?.['split'] === 'string' ? { split: holdout['split'] } : {}),
+        acceptance: value['acceptance'] ?? [],
+        slices: value['slices'] ?? [],
+      },
+      spec.objective,
+    );
     for (const message of gateProblems)
       problems.push(`${at(get('acceptance') ?? get('slices') ?? rootNode)}: ${message}`);
     spec.gate = gate;
