@@ -248,15 +248,18 @@ function varsEntry(
     return 'incomplete';
   }
   if (!isRecord(data.value)) return null;
-  let value = data.value;
-  if (keyList) {
-    value = {};
-    for (const key of keyList.split(',').map((part) => part.trim())) {
-      const found = lookup(data.value, key);
-      if (found.found) (value as Record<string, unknown>)[key] = found.value;
-    }
+  return { file: absolutePath, value: selectKeys(data.value, keyList), node: data.parsed?.root ?? null };
+}
+
+/** The values a vars entry `file:key1,key2` loads: only those keys; without a list, the whole file. */
+function selectKeys(value: Record<string, unknown>, keyList: string | undefined): Record<string, unknown> {
+  if (!keyList) return value;
+  const selected: Record<string, unknown> = {};
+  for (const key of keyList.split(',').map((part) => part.trim())) {
+    const found = lookup(value, key);
+    if (found.found) selected[key] = found.value;
   }
-  return { file: absolutePath, value, node: data.parsed?.root ?? null };
+  return selected;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -369,9 +372,9 @@ function stageVars(workspace: Workspace, folder: string, definition: StageDefini
     if (isMap(entry)) Object.assign(context, nodeValue(entry));
     const raw = scalarString(entry);
     if (raw) {
-      const [name = ''] = raw.split(':');
+      const [name = '', keyList] = raw.split(':');
       const data = workspace.dataFile(workspace.absolute(joinPath(folder, wdir, name)));
-      if (data && isRecord(data.value)) Object.assign(context, data.value);
+      if (data && isRecord(data.value)) Object.assign(context, selectKeys(data.value, keyList));
     }
   }
   return context;

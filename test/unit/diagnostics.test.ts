@@ -160,6 +160,19 @@ const cases: Case[] = [
     expect: ["6:50 error ref-undefined | '${missing}' is not defined"],
   },
   {
+    name: "a stage's vars file with a key list loads only those keys",
+    files: {
+      'cfg.yaml': 'a: 1\nb: 2\n',
+      'pipeline.yaml': yaml`
+      stages:
+        train:
+          vars: [cfg.yaml:a]
+          cmd: echo \${a} \${b}
+    `,
+    },
+    expect: ["4:22 error ref-undefined | '${b}' is not defined in vars"],
+  },
+  {
     name: 'a params key missing from params.yaml is an error with a suggestion',
     files: {
       'params.yaml': PARAMS,
