@@ -197,6 +197,27 @@ export function shellQuote(value: string): string {
 }
 
 /**
+ * A mapping in a command, unpacked into arguments as DVC does: `--key value` for each entry, a true
+ * boolean as the bare flag `--key` and a false one left out, a list as `--key a b`, and a nested
+ * mapping with dotted keys (`--nested.key value`). Every value is quoted like any other.
+ */
+function unpack(mapping: Record<string, unknown>, prefix = ''): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(mapping)) {
+    const flag = `--${prefix}${key}`;
+    if (value === true) parts.push(shellQuote(flag));
+    else if (value === false) continue;
+    else if (Array.isArray(value))
+      parts.push([flag, ...value.map((item) => String(item))].map(shellQuote).join(' '));
+    else if (value !== null && typeof value === 'object') {
+      const nested = unpack(value as Record<string, unknown>, `${prefix}${key}.`);
+      if (nested) parts.push(nested);
+    } else parts.push(`${shellQuote(flag)} ${shellQuote(String(value))}`);
+  }
+  return parts.join(' ');
+}
+
+/**
  * Replaces `${...}` in a command with values from params and vars. A value is data, not code: one
  * that holds spaces or shell characters is quoted, so a params file cannot inject a command.
  */
@@ -208,9 +229,12 @@ export function shellInterpolate(command: string, scope: Scope): string | { erro
     const found = scope.lookup(reference.expression);
     if (!found.found) return { error: `'\${${reference.expression}}' is not defined in params.yaml or vars.` };
     const value = found.value;
-    if (value !== null && typeof value === 'object')
-      return { error: `'\${${reference.expression}}' is a ${Array.isArray(value) ? 'list' : 'mapping'}, not a value.` };
-    result += command.slice(last, reference.start) + shellQuote(String(value));
+    if (Array.isArray(value)) return { error: `'\${${reference.expression}}' is a list, not a value.` };
+    const text =
+      value !== null && typeof value === 'object'
+        ? unpack(value as Record<string, unknown>)
+        : shellQuote(String(value));
+    result += command.slice(last, reference.start) + text;
     last = reference.end;
   }
   return result + command.slice(last);

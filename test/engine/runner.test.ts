@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { yaml } from '../helpers/workspace';
 
 const CLI = path.resolve(__dirname, '../../dist/cli/cairn.js');
 
@@ -262,6 +263,41 @@ describe('cairn run', function () {
     });
     assert.equal(cairn(root, 'run').code, 0);
     assert.equal(read(root, 'greeting.txt'), 'x; touch injected\n');
+    assert.ok(!fs.existsSync(path.join(root, 'injected')));
+  });
+
+  it('unpacks a mapping in a command into arguments, as DVC does, quoting keys and values', () => {
+    const root = workspace({
+      'params.yaml': yaml`
+        train:
+          lr: 0.1
+          name: two words
+          shuffle: true
+          verbose: false
+          layers: [8, 4]
+          optimizer: { kind: adam }
+          "x; touch injected": 1
+      `,
+      'pipeline.yaml':
+        'stages:\n  fit:\n    cmd: printf "%s\\n" ${train} > args.txt\n    params: [train]\n    outs: [args.txt]\n',
+    });
+    const result = cairn(root, 'run');
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(read(root, 'args.txt').split('\n'), [
+      '--lr',
+      '0.1',
+      '--name',
+      'two words',
+      '--shuffle',
+      '--layers',
+      '8',
+      '4',
+      '--optimizer.kind',
+      'adam',
+      '--x; touch injected',
+      '1',
+      '',
+    ]);
     assert.ok(!fs.existsSync(path.join(root, 'injected')));
   });
 
