@@ -207,8 +207,7 @@ function unpack(mapping: Record<string, unknown>, prefix = ''): string {
     const flag = `--${prefix}${key}`;
     if (value === true) parts.push(shellQuote(flag));
     else if (value === false) continue;
-    else if (Array.isArray(value))
-      parts.push([flag, ...value.map((item) => String(item))].map(shellQuote).join(' '));
+    else if (Array.isArray(value)) parts.push([flag, ...value.map((item) => String(item))].map(shellQuote).join(' '));
     else if (value !== null && typeof value === 'object') {
       const nested = unpack(value as Record<string, unknown>, `${prefix}${key}.`);
       if (nested) parts.push(nested);
