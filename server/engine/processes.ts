@@ -95,6 +95,20 @@ export function isAlive(pid: number): boolean {
 let bootId: string | null | undefined;
 
 /**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses, so
+ * they are counted after its last ')'): state is [0], utime [11], stime [12], the start time [19].
+ * Null where there is no /proc or the process is gone.
+ */
+export function procStat(pid: number): string[] | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
  * What tells a process apart from a later one given the same pid: the boot it ran in and its start
  * time (in clock ticks since that boot), from /proc. Null where there is no /proc (macOS, Windows)
  * or the process is gone.
@@ -102,15 +116,11 @@ let bootId: string | null | undefined;
 export function processIdentity(pid: number): string | null {
   try {
     bootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name (which may hold spaces and parentheses): state is the first,
-    // the start time the twentieth.
-    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return startTime ? `${bootId}/${startTime}` : null;
   } catch {
-    bootId ??= null;
     return null;
   }
+  const startTime = procStat(pid)?.[19];
+  return startTime ? `${bootId}/${startTime}` : null;
 }
 
 /**

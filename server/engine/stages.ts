@@ -198,7 +198,7 @@ export function shellQuote(value: string): string {
 
 /**
  * A mapping in a command, unpacked into arguments as DVC does: `--key value` for each entry, a true
- * boolean as the bare flag `--key` and a false one left out, a list as `--key a b`, and a nested
+ * boolean as the bare flag `--key` (a false one, a null or an empty list give nothing), a list as `--key a b`, and a nested
  * mapping with dotted keys (`--nested.key value`). Every value is quoted like any other.
  */
 function unpack(mapping: Record<string, unknown>, prefix = ''): string {
@@ -206,7 +206,8 @@ function unpack(mapping: Record<string, unknown>, prefix = ''): string {
   for (const [key, value] of Object.entries(mapping)) {
     const flag = `--${prefix}${key}`;
     if (value === true) parts.push(shellQuote(flag));
-    else if (value === false) continue;
+    // A false boolean, a null and an empty list give no argument.
+    else if (value === false || value === null || (Array.isArray(value) && value.length === 0)) continue;
     else if (Array.isArray(value)) parts.push([flag, ...value.map((item) => String(item))].map(shellQuote).join(' '));
     else if (value !== null && typeof value === 'object') {
       const nested = unpack(value as Record<string, unknown>, `${prefix}${key}.`);

@@ -186,8 +186,12 @@ describe('cairn deploy (real server processes)', function () {
       /cairn: note: rain\.deploy\.yaml: server\.batch changed, and the running server keeps the old values until it restarts: cairn deploy stop rain, then cairn deploy rain\.deploy\.yaml\./,
     );
     assert.equal(statusOf(root, 'rain').pid, status.pid);
-    const unchanged = cairn(root, 'deploy', 'rain.deploy.yaml');
-    assert.equal(unchanged.stderr, '');
+    // Deployed again, the server still runs the old batch: it says so again. Back to the file it
+    // started with, nothing is left to say.
+    assert.match(cairn(root, 'deploy', 'rain.deploy.yaml').stderr, /server\.batch changed/);
+    fs.writeFileSync(path.join(root, 'rain.deploy.yaml'), `model: rain@champion\nserver: { port: ${port} }\n`);
+    const restored = cairn(root, 'deploy', 'rain.deploy.yaml');
+    assert.equal(restored.stderr, '');
 
     const stopped = cairn(root, 'deploy', 'stop', 'rain');
     assert.equal(stopped.status, 0, stopped.stderr);
@@ -294,6 +298,14 @@ describe('cairn deploy (real server processes)', function () {
       /rain\.deploy\.yaml: rain@champion is not served: rain:1 waits for a person's approval \(registered with require_approval\)\. Approve it: cairn models approve rain 1\./,
     );
     assert.equal(cairn(root, 'models', 'approve', 'rain', '1').status, 0);
+    // Nor does an unapproved version answer as the fallback.
+    fs.writeFileSync(
+      path.join(root, 'fallback.deploy.yaml'),
+      `model: rain@champion\nserver: { port: ${port} }\nfallback: { model: rain:2, on: [error], timeout_ms: 500 }\n`,
+    );
+    const noFallback = cairn(root, 'deploy', 'fallback.deploy.yaml');
+    assert.equal(noFallback.status, 2);
+    assert.match(noFallback.stderr, /the fallback rain:2 is not served: rain:2 waits for a person's approval/);
     started.push({ root, name: 'rain' });
     const deployed = cairn(root, 'deploy', 'rain.deploy.yaml');
     assert.equal(deployed.status, 0, deployed.stderr);

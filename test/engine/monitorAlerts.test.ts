@@ -156,6 +156,9 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
       outcome.fired.map((alert) => alert.rule),
       ['drift-high'],
     );
+    // An hour later the window is empty: nothing to judge, so the alert neither resolves nor fires again.
+    outcome = await evaluateMonitoring({ root, spec, log, store, now: t0 + 2 * 3_600_000 });
+    assert.deepEqual([outcome.fired, outcome.resolved], [[], []]);
     log.close();
     store.close();
   });
@@ -176,14 +179,23 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
           latency: { p99_ms: 3 }
           errors: { max_rate: 0.05 }
           alerts:
-            - { name: errors-high, when: error_rate >= 0.5, runbook: runbooks/errors.md }
+            - { name: errors-high, when: error_rate > 0.02, runbook: runbooks/errors.md }
           rollback: { on: [latency-p99-high] }
+      `,
+      'named.deploy.yaml': yaml`
+        name: named
+        model: weather@champion
+        monitoring:
+          errors: { max_rate: 0.05 }
+          alerts:
+            - { name: errors-high, when: error_rate > 0.02, runbook: runbooks/errors.md }
+          rollback: { automatic: true, on: [error-rate-high] }
       `,
     });
     const store = Store.open(root);
     const t0 = 1_800_000_000_000;
     const outcomes = [];
-    for (const name of ['objectives', 'declared']) {
+    for (const name of ['objectives', 'declared', 'named']) {
       const log = PredictionLog.open(root, name);
       // 40 requests of the last 40 s, each 5 ms, a tenth failed.
       log.append(
@@ -201,12 +213,17 @@ describe('monitor: evaluateMonitoring, alerts and the webhook', function () {
       ['error-rate-high', 'error_rate > 0.05', 0.1],
       ['latency-p99-high', 'latency.p99_ms > 3', 5],
     ]);
-    // errors-high watches error_rate rise (and does not fire at 0.1): error-rate-high is left out.
-    // Named in rollback.on without automatic: true, it proposes the rollback instead of doing it.
-    assert.deepEqual(
-      outcomes[1]?.fired.map((alert) => [alert.rule, alert.actions]),
-      [['latency-p99-high', ['rollback-proposed']]],
-    );
+    // errors-high fires whenever error-rate-high would (above 0.02 covers above 0.05): the built-in
+    // is left out. latency-p99-high, named in rollback.on without automatic: true, proposes it.
+    assert.deepEqual(outcomes[1]?.fired.map((alert) => [alert.rule, alert.actions]).sort(), [
+      ['errors-high', []],
+      ['latency-p99-high', ['rollback-proposed']],
+    ]);
+    // Named in rollback.on, the built-in runs even though a declared alert covers it.
+    assert.deepEqual(outcomes[2]?.fired.map((alert) => [alert.rule, alert.actions]).sort(), [
+      ['error-rate-high', ['rollback']],
+      ['errors-high', []],
+    ]);
     store.close();
   });
 
@@ -492,7 +509,7 @@ describe('monitor: performance below the gate', function () {
       name: api
       model: weather@champion
       monitoring:
-        performance: { metric: accuracy, min: 0.9 }
+        performance: { metric: accuracy, min: 0.85 }
         alerts:
           - { name: accuracy-low, when: performance.accuracy <= 0.85, severity: critical, runbook: runbooks/accuracy.md }
     `);

@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { procStat } from '../../server/engine/processes';
 import { Registry } from '../../server/engine/registry/registry';
 import { Store } from '../../server/engine/store';
 import { writeLogisticModel } from '../helpers/onnx';
@@ -35,8 +36,7 @@ import { makeWorkspace } from '../helpers/workspace';
 
 /** CPU time (clock ticks) a process has used so far, from /proc. */
 function cpuTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStat(pid) ?? [];
   return Number(fields[11]) + Number(fields[12]);
 }
 

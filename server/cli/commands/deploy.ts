@@ -314,7 +314,12 @@ function checkModels(store: Store, root: string, spec: DeploymentSpec): void {
     throw new DeploymentSpecError(`${spec.relativeFile}: ${spec.model.ref} is not served: ${approvalNeeded(stable)}.`);
   const fallback = spec.fallback.model;
   if (fallback) {
-    const difference = inputsDifference(stable, registry.resolve(registryReference(fallback)));
+    const fallbackVersion = registry.resolve(registryReference(fallback));
+    if (awaitsApproval(fallbackVersion))
+      throw new DeploymentSpecError(
+        `${spec.relativeFile}: the fallback ${fallback.ref} is not served: ${approvalNeeded(fallbackVersion)}.`,
+      );
+    const difference = inputsDifference(stable, fallbackVersion);
     if (difference !== null)
       throw new DeploymentSpecError(
         `${spec.relativeFile}: the fallback ${fallback.ref} cannot answer for ${spec.model.ref}: ${difference}. Name a version trained on the same features.`,

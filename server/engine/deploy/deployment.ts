@@ -91,6 +91,10 @@ export class Deployment {
     const candidateVersion = this.resolveCandidate(stable);
     const candidate = candidateVersion && !sameVersion(candidateVersion, stable) ? candidateVersion : null;
     const fallback = this.spec.fallback.model ? this.resolve(this.spec.fallback.model) : null;
+    if (fallback && awaitsApproval(fallback))
+      throw new DeploymentActionError(
+        `the fallback ${this.spec.fallback.model?.ref ?? ''} is not served: ${approvalNeeded(fallback)}.`,
+      );
     const previous = deploymentRow(this.store.db, this.spec.name);
     const stored = previous?.state ?? null;
     const restored = canRestore(stored, this.spec.rolloutDigest, stable, candidate);
@@ -218,13 +222,21 @@ export class Deployment {
       if (candidate && sameVersion(candidate, stable)) candidate = null;
       if (awaitsApproval(stable) && !sameVersion(stable, this.versions.stable)) {
         // Not served until approved: the approval rewrites the registry, which brings it here again.
-        this.once(`approval ${label(stable)}`, () =>
+        this.once(`stable approval ${label(stable)}`, () =>
           this.event(
             'swap',
             `${this.spec.model.ref} moved to ${label(stable)}, which is not served yet: ${approvalNeeded(stable)}.`,
           ),
         );
         stable = this.versions.stable;
+      }
+      const servedFallback = this.versions.fallback;
+      if (fallback && awaitsApproval(fallback) && !(servedFallback && sameVersion(fallback, servedFallback))) {
+        const waiting = fallback;
+        this.once(`fallback approval ${label(waiting)}`, () =>
+          this.event('swap', `the fallback ${label(waiting)} is not served yet: ${approvalNeeded(waiting)}.`),
+        );
+        fallback = servedFallback;
       }
       const rolloutChanged = this.state.rolloutDigest !== this.spec.rolloutDigest;
       this.state.rolloutDigest = this.spec.rolloutDigest;
@@ -570,7 +582,7 @@ export class Deployment {
     if (this.refusedCandidate === key) return null;
     if (awaitsApproval(candidate)) {
       // Rolled out once approved: the approval rewrites the registry, which brings it here again.
-      this.once(`approval ${key}`, () =>
+      this.once(`candidate approval ${key}`, () =>
         this.event('abort', `candidate ${key} is not rolled out yet: ${approvalNeeded(candidate)}.`),
       );
       return null;

@@ -78,7 +78,8 @@ export async function serveDeployment(options: ServeOptions): Promise<RunningSer
   const reload = async (): Promise<string[]> => {
     const next = readDeployment(options.file, options.root);
     if (next.name !== deployment.spec.name) throw new Error('The deployment name changed: stop it and deploy again.');
-    const restart = settingsNeedingRestart(deployment.spec, next);
+    // Against the file the server started with: what it runs until it restarts.
+    const restart = settingsNeedingRestart(spec, next);
     deployment.spec = next;
     deployment.predictionLog.policy = next.monitoring.log;
     await deployment.reconcile('the deployment file was reloaded');

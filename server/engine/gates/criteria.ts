@@ -49,12 +49,12 @@ const DEFAULT_MIN_ROWS = 30;
 // improvement, so metrics named like one default to minimize.
 const LOWER_IS_BETTER = /(loss|error|mse|mae|rmse|mape|latency|brier)/i;
 
-/** Which way is better for a metric when its direction is not given. */
 /** Whether a criterion's metric is the objective's: the same name, or it on a split ("holdout.auc" for "auc"). */
 function sameMetric(metric: string, objective: string): boolean {
   return metric === objective || metric.endsWith(`.${objective}`);
 }
 
+/** Which way is better for a metric when its direction is not given. */
 export function defaultDirection(metric: string): Direction {
   return LOWER_IS_BETTER.test(metric) ? 'minimize' : 'maximize';
 }

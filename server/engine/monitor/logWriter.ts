@@ -111,13 +111,15 @@ export class LogWriterThread {
       worker.postMessage({ kind: 'insert', id, rows: flush.rows, again: true } satisfies ToWriter);
     // The thread keeps the process alive only while rows wait to be written (and while closing); the
     // listeners above would ref it, so this comes after them.
-    if (this.pending.size === 0 && !this.closing) worker.unref();
+    if (this.closing) worker.postMessage({ kind: 'close' } satisfies ToWriter);
+    else if (this.pending.size === 0) worker.unref();
     return worker;
   }
 
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
-    if (!this.closing && this.restarts < MAX_RESTARTS) {
+    // While closing, a thread that exited with flushes unwritten is started again to write them.
+    if ((!this.closing || this.pending.size > 0) && this.restarts < MAX_RESTARTS) {
       this.restarts++;
       this.onError(
         new Error(

@@ -98,6 +98,9 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
   const figures = built.figures;
 
   const kpiNames = monitoring.kpis.map((kpi) => kpi.name);
+  // Drift of too few rows (or none) is not judged: its alerts neither fire nor resolve until there
+  // are enough; a quiet hour does not resolve a drift alert.
+  const driftUnjudged = monitoring.drift !== null && (built.report.drift === null || !driftJudged(built.report.drift));
   const outcomes: RuleOutcome[] = [];
   for (const rule of monitoring.alerts) {
     let condition;
@@ -107,6 +110,7 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
       warnings.push(error instanceof Error ? error.message : String(error));
       continue;
     }
+    if (driftUnjudged && condition.metric.startsWith('drift.')) continue;
     const value = metricValue(figures, condition.metric);
     outcomes.push({ rule, condition, value, holding: holds(value, condition) });
   }
@@ -155,7 +159,7 @@ export async function evaluateMonitoring(input: MonitorInput): Promise<MonitorOu
  * The built-in rules of the spec's objectives: `performance-low` below monitoring.performance's min
  * (or the gate), `error-rate-high` above monitoring.errors.max_rate, `latency-p95-high` and
  * `latency-p99-high` above monitoring.latency. Each is left out when the spec declares an alert of
- * its name, or one that watches the same metric cross the same way (`performance.auc < 0.75`): two
+ * its name, or one that fires whenever it would (`performance.auc < 0.75` for a min of 0.75): two
  * alerts for one fall would be noise.
  */
 function objectiveRules(
@@ -175,11 +179,24 @@ function objectiveRules(
     { name: 'latency-p95-high', metric: 'latency.p95_ms', op: '>', bound: monitoring.latency?.p95Ms ?? null },
     { name: 'latency-p99-high', metric: 'latency.p99_ms', op: '>', bound: monitoring.latency?.p99Ms ?? null },
   ];
+  // A rule the spec names in an action list always runs; another is left out when a declared alert
+  // fires whenever it would (the same metric, the same way, a bound at least as strict, no `for`).
+  const named = new Set([
+    ...(monitoring.rollback?.on ?? []),
+    ...(monitoring.retrain?.on ?? []),
+    ...input.spec.rollout.abortOn,
+  ]);
+  const sameMetric = (a: string, b: string): boolean => a.replace(/^latency_/, 'latency.') === b;
+  const covers = ({ rule, condition }: RuleOutcome, metric: string, op: '<' | '>', bound: number): boolean =>
+    rule.forMs === 0 &&
+    sameMetric(condition.metric, metric) &&
+    (op === '<'
+      ? (condition.op === '<' || condition.op === '<=') && condition.value >= bound
+      : (condition.op === '>' || condition.op === '>=') && condition.value <= bound);
   const rules: Omit<RuleOutcome, 'value' | 'holding'>[] = [];
   for (const { name, metric, op, bound } of objectives) {
     if (bound === null || monitoring.alerts.some((rule) => rule.name === name)) continue;
-    const sameWay = op === '<' ? ['<', '<='] : ['>', '>='];
-    if (declared.some(({ condition }) => condition.metric === metric && sameWay.includes(condition.op))) continue;
+    if (!named.has(name) && declared.some((outcome) => covers(outcome, metric, op, bound))) continue;
     rules.push({
       rule: { name, when: `${metric} ${op} ${bound}`, severity: 'warning', runbook: '', forMs: 0 },
       condition: { metric, op, value: bound },

@@ -2,6 +2,7 @@
 // time used since the previous sample of the same pids, in percent of one core; memory is the sum
 // of resident set sizes. Where /proc is missing only the calling process can be measured.
 import * as fs from 'node:fs';
+import { procStat } from '../processes';
 import type { ResourceSample } from './log';
 
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -9,10 +10,9 @@ let previous: { at: number; ticks: Map<number, number> } | null = null;
 
 /** CPU ticks (user + system) and resident bytes of a pid, or null when it is gone. */
 function processUsage(pid: number): { ticks: number; rssBytes: number } | null {
+  const fields = procStat(pid);
+  if (!fields) return null;
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: fields are counted after its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssKb = Number(/VmRSS:\s+([0-9]+)\s+kB/.exec(status)?.[1] ?? 0);

@@ -123,7 +123,9 @@ export class Served {
     for (const { host } of this.slots)
       if (host.isReady && (chosen === null || host.inFlight < chosen.inFlight)) chosen = host;
     if (!chosen) {
-      const reason = this.slots[0]?.host.exitReason ?? `the worker of ${this.key} is not ready`;
+      const reason =
+        this.slots.map((slot) => slot.host.exitReason).find((why) => why !== null) ??
+        `the worker of ${this.key} is not ready`;
       return Promise.reject(new WorkerError(reason));
     }
     return chosen.run(inputs);
