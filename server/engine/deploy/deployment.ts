@@ -220,24 +220,8 @@ export class Deployment {
         return;
       }
       if (candidate && sameVersion(candidate, stable)) candidate = null;
-      if (awaitsApproval(stable) && !sameVersion(stable, this.versions.stable)) {
-        // Not served until approved: the approval rewrites the registry, which brings it here again.
-        this.once(`stable approval ${label(stable)}`, () =>
-          this.event(
-            'swap',
-            `${this.spec.model.ref} moved to ${label(stable)}, which is not served yet: ${approvalNeeded(stable)}.`,
-          ),
-        );
-        stable = this.versions.stable;
-      }
-      const servedFallback = this.versions.fallback;
-      if (fallback && awaitsApproval(fallback) && !(servedFallback && sameVersion(fallback, servedFallback))) {
-        const waiting = fallback;
-        this.once(`fallback approval ${label(waiting)}`, () =>
-          this.event('swap', `the fallback ${label(waiting)} is not served yet: ${approvalNeeded(waiting)}.`),
-        );
-        fallback = servedFallback;
-      }
+      stable = this.approvedOr(this.spec.model.ref, stable, this.versions.stable);
+      if (fallback) fallback = this.approvedOr(`the fallback ${label(fallback)}`, fallback, this.versions.fallback);
       const rolloutChanged = this.state.rolloutDigest !== this.spec.rolloutDigest;
       this.state.rolloutDigest = this.spec.rolloutDigest;
       const wanted = `${label(stable)} ${fallback ? label(fallback) : '-'}`;
@@ -557,6 +541,18 @@ export class Deployment {
       startedAt: this.startedAt,
       updatedAt: this.now(),
     });
+  }
+
+  /**
+   * `wanted`, unless it awaits approval and is not what is served: then what is served, said once.
+   * The approval rewrites the registry, which brings the reconcile here again.
+   */
+  private approvedOr<T extends ModelVersion | null>(role: string, wanted: ModelVersion, served: T): ModelVersion | T {
+    if (!awaitsApproval(wanted) || (served !== null && sameVersion(wanted, served))) return wanted;
+    this.once(`${role} approval ${label(wanted)}`, () =>
+      this.event('swap', `${role} names ${label(wanted)}, which is not served yet: ${approvalNeeded(wanted)}.`),
+    );
+    return served;
   }
 
   private once(key: string, say: () => void): void {

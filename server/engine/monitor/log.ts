@@ -370,13 +370,8 @@ export class PredictionLog {
     for (let pass = 0; pass < 4; pass++) {
       const used = this.usedBytes();
       if (used <= this.policy.maxBytes) break;
-      const { count, first } = this.db
-        .prepare('SELECT COUNT(*) AS count, MIN(seq) AS first FROM predictions')
-        .get() as {
-        count: number;
-        first: number | null;
-      };
-      if (count === 0 || first === null) break;
+      const { count } = this.db.prepare('SELECT COUNT(*) AS count FROM predictions').get() as { count: number };
+      if (count === 0) break;
       const excess = Math.min(count, Math.ceil(((used - this.policy.maxBytes) / used) * count));
       const bound = (
         this.db.prepare('SELECT seq FROM predictions ORDER BY seq LIMIT 1 OFFSET ?').get(excess - 1) as { seq: number }

@@ -308,8 +308,7 @@ export async function buildReport(
   const lastResource = resources.at(-1);
   const figures: MonitorFigures = {
     operational: operationalFigures(recent, ALERT_WINDOW_MS / 1000),
-    // Too few rows to judge: shown in the report, kept from the alert rules.
-    drift: drift && driftJudged(drift) ? drift : null,
+    drift,
     performance: currentPerformance,
     conceptDrift: conceptDrift === null ? null : conceptDrift.detections.some((at) => at >= from),
     kpis: kpiFigures,
